@@ -1,0 +1,277 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types of a MedicalSlice. Ready is the GO signal: True only when
+// every other condition is True and nothing it rests on is missing or stale.
+const (
+	ConditionAdmitted    = "Admitted"
+	ConditionProvisioned = "Provisioned"
+	ConditionSLAMet      = "SLAMet"
+	ConditionReady       = "Ready"
+)
+
+// Condition reasons of a MedicalSlice.
+const (
+	ReasonAdmitted        = "Admitted"
+	ReasonProfileNotFound = "ProfileNotFound"
+	ReasonCoreNotFound    = "CoreNotFound"
+	ReasonInvalidSpec     = "InvalidSpec"
+	ReasonSessionsReady   = "SessionsReady"
+	ReasonProvisioning    = "Provisioning"
+	ReasonCoreError       = "CoreError"
+	ReasonCoreRejected    = "CoreRejected"
+	ReasonNotAdmitted     = "NotAdmitted"
+	ReasonNotProvisioned  = "NotProvisioned"
+	ReasonSLANotVerified  = "SLANotVerified"
+	ReasonReleasing       = "Releasing"
+)
+
+// Device is one UE the slice guarantees connectivity for. It names equipment,
+// never a patient.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.ipv4) || has(self.ipv6) || has(self.gpsi)",message="a device needs one of ipv4, ipv6 or gpsi to be found in the core"
+type Device struct {
+	// name identifies the device within the slice, e.g. "robot-arm".
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// ipv4 is the UE's IPv4 address in its PDU session.
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 4",message="ipv4 must be an IPv4 address such as 10.45.0.7"
+	// +optional
+	IPv4 string `json:"ipv4,omitempty"`
+
+	// ipv6 is the UE's IPv6 address (or /64 prefix address) in its PDU session.
+	// +kubebuilder:validation:MaxLength=45
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 6",message="ipv6 must be an IPv6 address such as 2001:db8::7"
+	// +optional
+	IPv6 string `json:"ipv6,omitempty"`
+
+	// gpsi is the UE's Generic Public Subscription Identifier, "msisdn-<digits>" or "extid-<id>@<domain>" (TS 29.571 Gpsi).
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^(msisdn-[0-9]{5,15}|extid-[^@]+@[^@]+)$`
+	// +optional
+	GPSI string `json:"gpsi,omitempty"`
+
+	// supi is the UE's subscription permanent identifier, "imsi-<digits>" (TS 29.571 Supi).
+	// Some PCFs bind a session to the right UE reliably only when it is given.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^imsi-[0-9]{5,15}$`
+	// +optional
+	SUPI string `json:"supi,omitempty"`
+}
+
+// Protocol is the transport protocol of the application flows.
+// +kubebuilder:validation:Enum=UDP;TCP;ANY
+type Protocol string
+
+const (
+	ProtocolUDP Protocol = "UDP"
+	ProtocolTCP Protocol = "TCP"
+	ProtocolANY Protocol = "ANY"
+)
+
+// Application is the clinical traffic the slice carries: which servers, ports and protocol.
+type Application struct {
+	// servers are the application servers on the network side, as IP addresses or CIDRs.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=49
+	// +kubebuilder:validation:XValidation:rule="self.all(s, isIP(s) || isCIDR(s))",message="each server must be an IP address (10.0.0.5) or a CIDR (10.0.0.0/24)"
+	// +listType=set
+	// +required
+	Servers []string `json:"servers"`
+
+	// ports are server ports as "N" or "N-M", 1-65535. Empty means any port.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=11
+	// +kubebuilder:validation:items:Pattern=`^[0-9]{1,5}(-[0-9]{1,5})?$`
+	// +kubebuilder:validation:XValidation:rule="self.all(p, p.split('-').all(n, int(n) >= 1 && int(n) <= 65535))",message="ports must be between 1 and 65535"
+	// +kubebuilder:validation:XValidation:rule="self.all(p, !p.contains('-') || int(p.split('-')[0]) <= int(p.split('-')[1]))",message="a port range N-M needs N <= M"
+	// +listType=set
+	// +optional
+	Ports []string `json:"ports,omitempty"`
+
+	// protocol of the flows: UDP, TCP or ANY.
+	// +kubebuilder:default=UDP
+	// +optional
+	Protocol Protocol `json:"protocol,omitempty"`
+}
+
+// Schedule books the slice for a window, e.g. one operation.
+//
+// +kubebuilder:validation:XValidation:rule="self.end > self.start",message="schedule.end must be after schedule.start"
+type Schedule struct {
+	// start is when the clinical use begins (RFC 3339).
+	// +required
+	Start metav1.Time `json:"start"`
+
+	// end is when the clinical use ends (RFC 3339).
+	// +required
+	End metav1.Time `json:"end"`
+
+	// leadTime is how long before start the slice is provisioned and verified, e.g. "15m".
+	// +optional
+	LeadTime *metav1.Duration `json:"leadTime,omitempty"`
+}
+
+// ProbeTarget says where the slice's active probes go.
+type ProbeTarget struct {
+	// target is the reflector at the device side as host:port, e.g. "10.45.0.7:862".
+	// +kubebuilder:validation:MaxLength=261
+	// +kubebuilder:validation:Pattern=`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$`
+	// +optional
+	Target string `json:"target,omitempty"`
+}
+
+// MedicalSliceSpec is one guaranteed connectivity need.
+//
+// +kubebuilder:validation:XValidation:rule="oldSelf.coreRef == self.coreRef",message="coreRef cannot change: delete the slice and create one on the other core"
+type MedicalSliceSpec struct {
+	// profile is the name of the SliceProfile this slice follows.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	Profile string `json:"profile"`
+
+	// coreRef is the name of the CoreNetwork to provision on. It cannot change.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	CoreRef string `json:"coreRef"`
+
+	// purpose says what the slice is for, e.g. "robotic prostatectomy, OR-3". Never a patient's name.
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[<>]')",message="purpose is plain text: remove < and >"
+	// +optional
+	Purpose string `json:"purpose,omitempty"`
+
+	// snssai overrides the profile's network slice.
+	// +optional
+	SNSSAI *SNSSAI `json:"snssai,omitempty"`
+
+	// dnn overrides the profile's data network name.
+	// +kubebuilder:validation:MaxLength=100
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`
+	// +optional
+	DNN string `json:"dnn,omitempty"`
+
+	// devices are the UEs that get the guarantee; one core session each.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=name
+	// +required
+	Devices []Device `json:"devices"`
+
+	// application is the clinical traffic to guarantee.
+	// +required
+	Application Application `json:"application"`
+
+	// qos overrides fields of the profile's QoS.
+	// +optional
+	QoS *QoS `json:"qos,omitempty"`
+
+	// sla overrides fields of the profile's SLA targets.
+	// +optional
+	SLA *SLATargets `json:"sla,omitempty"`
+
+	// schedule books the slice for a window; without it the slice is open-ended.
+	// +optional
+	Schedule *Schedule `json:"schedule,omitempty"`
+
+	// probe says where the active probes go.
+	// +optional
+	Probe *ProbeTarget `json:"probe,omitempty"`
+}
+
+// CoreSession records one session the core confirmed for one device.
+type CoreSession struct {
+	// device is the name of the device the session is for.
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Device string `json:"device"`
+
+	// core is the CoreNetwork that holds the session.
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Core string `json:"core"`
+
+	// id is the core's identifier: the NEF subscription id or the PCF appSessionId.
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	ID string `json:"id"`
+
+	// expiresAt is when the core ends the session unless it is renewed.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// specHash is a digest of what was requested, to tell when the core must be updated.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	SpecHash string `json:"specHash,omitempty"`
+}
+
+// MedicalSliceStatus is what the operator knows of the slice.
+type MedicalSliceStatus struct {
+	// observedGeneration is the generation this status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Admitted, Provisioned, SLAMet and Ready (GO).
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// sessions are the core sessions that carry the slice, one per device.
+	// +listType=map
+	// +listMapKey=device
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Sessions []CoreSession `json:"sessions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ms;mslice,categories=medslice
+// +kubebuilder:printcolumn:name="Profile",type=string,JSONPath=`.spec.profile`
+// +kubebuilder:printcolumn:name="Core",type=string,JSONPath=`.spec.coreRef`
+// +kubebuilder:printcolumn:name="Provisioned",type=string,JSONPath=`.status.conditions[?(@.type=="Provisioned")].status`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// MedicalSlice is one guaranteed, verified connectivity need of a hospital:
+// a procedure in a room, its devices, and the QoS and SLA they must get.
+type MedicalSlice struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the need.
+	// +required
+	Spec MedicalSliceSpec `json:"spec"`
+
+	// status is what the operator knows of it.
+	// +optional
+	Status MedicalSliceStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// MedicalSliceList is a list of MedicalSlices.
+type MedicalSliceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []MedicalSlice `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&MedicalSlice{}, &MedicalSliceList{})
+}
