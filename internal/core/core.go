@@ -105,10 +105,16 @@ type Error struct {
 	StatusCode int    // HTTP status; 0 when the core was not reached
 	Cause      string // ProblemDetails.cause, e.g. "INSUFFICIENT_RESOURCES"
 	Detail     string // ProblemDetails.detail, or the transport error
+	// Invalid is set when the request was never sent because the spec cannot
+	// be expressed in this core's API (e.g. a NEF subscription for a UE
+	// without an IP address); retrying it unchanged cannot succeed.
+	Invalid bool
 }
 
 func (e *Error) Error() string {
 	switch {
+	case e.Invalid:
+		return fmt.Sprintf("core %s: not sent: %s", e.Op, e.Detail)
 	case e.StatusCode == 0:
 		return fmt.Sprintf("core %s: %s", e.Op, e.Detail)
 	case e.Cause != "":
@@ -122,6 +128,9 @@ func (e *Error) Error() string {
 // reached, was overloaded or failed internally. A 4xx is the request's fault
 // and retrying it unchanged only repeats the rejection.
 func (e *Error) Retryable() bool {
+	if e.Invalid {
+		return false
+	}
 	return e.StatusCode == 0 || e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
