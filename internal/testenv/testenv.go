@@ -12,12 +12,11 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	medslicev1alpha1 "github.com/medslice/medslice/api/v1alpha1"
+	"github.com/medslice/medslice/internal/scheme"
 )
 
 // Env is a running control plane.
@@ -47,16 +46,7 @@ func RepoRoot() (string, error) {
 }
 
 // Scheme returns a scheme with the built-in kinds and medslice's.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := medslicev1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+func Scheme() *runtime.Scheme { return scheme.New() }
 
 // Start starts etcd and kube-apiserver from bin/ with the CRDs of
 // config/crd/bases installed. It fails (never skips) when the binaries are
@@ -73,23 +63,23 @@ func Start() (*Env, error) {
 			return nil, fmt.Errorf("%s not found in %s: run `make controlplane` (hack/build-controlplane.sh) first", b, assets)
 		}
 	}
-	scheme := Scheme()
+	sch := scheme.New()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme,
+		Scheme:                sch,
 	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest: %w", err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: sch})
 	if err != nil {
 		_ = env.Stop()
 		return nil, fmt.Errorf("building client: %w", err)
 	}
-	return &Env{Config: cfg, Client: c, Scheme: scheme, env: env}, nil
+	return &Env{Config: cfg, Client: c, Scheme: sch, env: env}, nil
 }
 
 // Stop stops the control plane.

@@ -1,0 +1,238 @@
+// Command medslice-operator reconciles MedicalSlices against 5G cores and
+// receives the cores' notifications.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/medslice/medslice/api/v1alpha1"
+	"github.com/medslice/medslice/controllers"
+	"github.com/medslice/medslice/internal/coreconn"
+	"github.com/medslice/medslice/internal/metrics"
+	"github.com/medslice/medslice/internal/notify"
+	"github.com/medslice/medslice/internal/plan"
+	"github.com/medslice/medslice/internal/scheme"
+)
+
+type options struct {
+	metricsAddr, probeAddr, notifyAddr string
+	leaderElect                        bool
+	namespace, keySecret               string
+	lease, verifyInterval, sweep       time.Duration
+	coreTimeout, corePing              time.Duration
+	concurrency                        int
+	probeSource                        string
+	crashPoint                         string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flag.StringVar(&o.notifyAddr, "notify-bind-address", ":8082", "address of the receiver for core notifications (CoreNetwork notificationBaseURL must reach it)")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica provisions")
+	flag.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "medslice-system"), "namespace of the operator's own objects (leader lease, notification key)")
+	flag.StringVar(&o.keySecret, "notification-key-secret", "medslice-notification-key", "Secret holding the key that signs notification URIs; created when absent")
+	flag.DurationVar(&o.lease, "session-lease", 10*time.Minute, "time bound of an open-ended slice's core sessions, renewed at half")
+	flag.DurationVar(&o.verifyInterval, "verify-interval", 30*time.Second, "how often a settled slice's sessions are checked against the core")
+	flag.DurationVar(&o.sweep, "sweep-interval", 30*time.Second, "how often cores that can list sessions are swept for orphans")
+	flag.DurationVar(&o.coreTimeout, "core-timeout", 10*time.Second, "timeout of one request to a core")
+	flag.DurationVar(&o.corePing, "core-ping-interval", 30*time.Second, "how often each core's reachability is checked")
+	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 16, "slices reconciled in parallel")
+	flag.StringVar(&o.probeSource, "probe-source", "", "the operator's probe source address, added to every slice's flow descriptions")
+	flag.StringVar(&o.crashPoint, "testing-crash-point", "", "testing only: 'after-core-create' sends SIGKILL to this process right after the first core create, before its status write")
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		ctrl.Log.Error(err, "operator stopped")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	log := ctrl.Log.WithName("setup")
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	sch := scheme.New()
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                  sch,
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:  o.probeAddr,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        "medslice-operator.medslice.io",
+		LeaderElectionNamespace: o.namespace,
+	})
+	if err != nil {
+		return fmt.Errorf("manager: %w", err)
+	}
+	direct, err := client.New(cfg, client.Options{Scheme: sch})
+	if err != nil {
+		return err
+	}
+	key, err := notificationKey(ctx, direct, o.namespace, o.keySecret)
+	if err != nil {
+		return err
+	}
+	signer, err := notify.NewSigner(key)
+	if err != nil {
+		return err
+	}
+
+	clk := clock.RealClock{}
+	cores := &coreconn.Pool{Timeout: o.coreTimeout}
+	inbox := &notify.Inbox{}
+	wake := make(chan event.TypedGenericEvent[*v1alpha1.MedicalSlice], 4096)
+
+	slices := &controllers.MedicalSliceReconciler{
+		Client:         mgr.GetClient(),
+		Recorder:       mgr.GetEventRecorder("medslice-operator"),
+		Clock:          clk,
+		Cores:          cores,
+		Signer:         signer,
+		Inbox:          inbox,
+		Expiry:         plan.Expiry{Lease: o.lease},
+		VerifyInterval: o.verifyInterval,
+		ProbeSource:    o.probeSource,
+		Notifications:  wake,
+	}
+	if o.crashPoint == "after-core-create" {
+		slices.AfterCoreCreate = func() {
+			log.Info("testing crash point reached: killing the operator after a core create, before its status write")
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+	if err := slices.SetupWithManager(mgr, o.concurrency); err != nil {
+		return fmt.Errorf("medicalslice controller: %w", err)
+	}
+	if err := (&controllers.CoreNetworkReconciler{
+		Client: mgr.GetClient(), Clock: clk, Cores: cores, ProbeInterval: o.corePing,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("corenetwork controller: %w", err)
+	}
+	if err := mgr.Add(&controllers.Sweeper{
+		Client: mgr.GetClient(), Cores: cores, Signer: signer, Interval: o.sweep, Enqueue: wake,
+	}); err != nil {
+		return err
+	}
+
+	receiver := &notify.Receiver{
+		Signer: signer,
+		Now:    clk.Now,
+		Log:    ctrl.Log.WithName("notify"),
+		Deliver: func(ev notify.Event) {
+			inbox.Record(ev)
+			s := &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ev.Ref.Slice.Namespace, Name: ev.Ref.Slice.Name}}
+			select {
+			case wake <- event.TypedGenericEvent[*v1alpha1.MedicalSlice]{Object: s}:
+			default: // full: the periodic verification catches up
+			}
+		},
+		Observe: func(o notify.Outcome) { metrics.Notifications.WithLabelValues(string(o)).Inc() },
+	}
+	if err := mgr.Add(notifyServer(o.notifyAddr, receiver)); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("starting operator", "notify", o.notifyAddr, "metrics", o.metricsAddr, "leaderElection", o.leaderElect)
+	return mgr.Start(ctx)
+}
+
+// notifyServer serves core callbacks on every replica, leader or not: a
+// notification only wakes a reconcile, which runs where the leader is.
+func notifyServer(addr string, h http.Handler) manager.Runnable {
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		mux := http.NewServeMux()
+		mux.Handle(notify.PathPrefix, h)
+		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true) // cores speak HTTP/2 cleartext (TS 29.500)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("notification receiver: %w", err)
+		}
+		ctrl.Log.WithName("notify").Info("notification receiver listening", "addr", ln.Addr().String())
+		go func() {
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutdown)
+		}()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+}
+
+// notificationKey reads the signing key from its Secret, creating it when
+// absent so that every replica shares one key.
+func notificationKey(ctx context.Context, c client.Client, ns, name string) ([]byte, error) {
+	const field = "key"
+	var sec corev1.Secret
+	err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec)
+	if apierrors.IsNotFound(err) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		sec = corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Data:       map[string][]byte{field: key},
+		}
+		if err := c.Create(ctx, &sec); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating notification key Secret %s/%s: %w", ns, name, err)
+		}
+		// Another replica may have won the race: read what is stored.
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sec); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("reading notification key Secret %s/%s: %w", ns, name, err)
+	}
+	key := sec.Data[field]
+	if len(key) < notify.MinKeyLen {
+		return nil, fmt.Errorf("notification key Secret %s/%s: data.%s must hold at least %d bytes", ns, name, field, notify.MinKeyLen)
+	}
+	return key, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,254 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/medslice/medslice/api/v1alpha1"
+	"github.com/medslice/medslice/internal/core"
+	"github.com/medslice/medslice/internal/notify"
+	"github.com/medslice/medslice/internal/plan"
+)
+
+// syncResult is what syncSessions found.
+type syncResult struct {
+	ready   int
+	waiting string // why the first not-ready session is not ready
+	err     error  // the first core error
+	renewAt time.Time
+}
+
+// syncSessions makes the core hold exactly the desired sessions and records
+// them in s.Status.Sessions. Order of preference for a device without a
+// recorded session: adopt one the core already holds for it (a crash after
+// the core said yes), else create — a create that the core finds equivalent
+// to an existing session returns that one (PCF 303), so nothing duplicates.
+func (r *MedicalSliceReconciler) syncSessions(ctx context.Context, s *v1alpha1.MedicalSlice, cn *v1alpha1.CoreNetwork, cl core.Client, desired []plan.Session, p *pass) syncResult {
+	var res syncResult
+	fail := func(device string, err error) {
+		if res.err == nil {
+			res.err = fmt.Errorf("device %s: %w", device, err)
+		}
+	}
+	recorded := map[string]v1alpha1.CoreSession{}
+	for _, rec := range s.Status.Sessions {
+		recorded[rec.Device] = rec
+	}
+	var kept []v1alpha1.CoreSession
+	for _, d := range desired {
+		ref := notify.Ref{Slice: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, UID: s.UID, Device: d.Device}
+		rec, ok := recorded[d.Device]
+		delete(recorded, d.Device)
+		if !ok {
+			adopted, err := r.adopt(ctx, cl, ref, p)
+			if err != nil {
+				fail(d.Device, err)
+				continue
+			}
+			if adopted != nil {
+				// The adopted session's spec and bound are unknown: an
+				// empty hash makes the update below rewrite both.
+				rec, ok = v1alpha1.CoreSession{Device: d.Device, Core: cn.Name, ID: adopted.ID}, true
+				p.event(corev1.EventTypeNormal, "SessionAdopted", "Adopt", "adopted core session %s for device %s on %s", adopted.ID, d.Device, cn.Name)
+			}
+		}
+		if ok {
+			var err error
+			rec, ok, err = r.keep(ctx, s, cl, rec, d, ref, p)
+			if err != nil {
+				fail(d.Device, err)
+				if ok {
+					kept = append(kept, rec)
+				}
+				continue
+			}
+		}
+		if !ok {
+			created, err := r.create(ctx, s, cn, cl, d, ref, p)
+			if err != nil {
+				fail(d.Device, err)
+				continue
+			}
+			rec = created
+		}
+		kept = append(kept, rec)
+		if r.Inbox != nil && r.Inbox.Allocation(ref) == notify.AllocationFailed {
+			if res.waiting == "" {
+				res.waiting = fmt.Sprintf("the core reported FAILED_RESOURCES_ALLOCATION for device %s", d.Device)
+			}
+			continue
+		}
+		res.ready++
+		if at := r.Expiry.RenewAt(s, rec.ExpiresAt.Time); !at.IsZero() && (res.renewAt.IsZero() || at.Before(res.renewAt)) {
+			res.renewAt = at
+		}
+	}
+	// Sessions of devices no longer in the spec.
+	for _, rec := range recorded {
+		if err := cl.Delete(ctx, rec.ID); err != nil {
+			fail(rec.Device, fmt.Errorf("releasing session %s of a removed device: %w", rec.ID, err))
+			kept = append(kept, rec)
+			continue
+		}
+		p.event(corev1.EventTypeNormal, "SessionReleased", "Release", "released core session %s of removed device %s", rec.ID, rec.Device)
+	}
+	sortSessions(kept)
+	s.Status.Sessions = kept
+	return res
+}
+
+// keep brings an existing session in line. It reports ok=false when the
+// core no longer has it, so the caller creates a new one.
+func (r *MedicalSliceReconciler) keep(ctx context.Context, s *v1alpha1.MedicalSlice, cl core.Client, rec v1alpha1.CoreSession, d plan.Session, ref notify.Ref, p *pass) (v1alpha1.CoreSession, bool, error) {
+	failed := r.Inbox != nil && r.Inbox.Allocation(ref) == notify.AllocationFailed
+	if rec.SpecHash == d.Hash && !failed && !r.Expiry.NeedsRenewal(s, rec.ExpiresAt, p.now) {
+		// Settled: just check that the core still has it.
+		if _, err := cl.Get(ctx, rec.ID); err != nil {
+			if errors.Is(err, core.ErrNotFound) {
+				p.event(corev1.EventTypeWarning, "SessionLost", "Verify", "core lost session %s of device %s; re-creating", rec.ID, rec.Device)
+				return rec, false, nil
+			}
+			return rec, true, err
+		}
+		return rec, true, nil
+	}
+	spec := d.Spec
+	spec.ExpiresAt = r.Expiry.Bound(s, p.now)
+	if r.Inbox != nil {
+		r.Inbox.Forget(ref)
+	}
+	if _, err := cl.Update(ctx, rec.ID, spec); err != nil {
+		if errors.Is(err, core.ErrNotFound) {
+			p.event(corev1.EventTypeWarning, "SessionLost", "Update", "core lost session %s of device %s; re-creating", rec.ID, rec.Device)
+			return rec, false, nil
+		}
+		return rec, true, err
+	}
+	rec.SpecHash = d.Hash
+	rec.ExpiresAt = &metav1.Time{Time: spec.ExpiresAt}
+	return rec, true, nil
+}
+
+func (r *MedicalSliceReconciler) create(ctx context.Context, s *v1alpha1.MedicalSlice, cn *v1alpha1.CoreNetwork, cl core.Client, d plan.Session, ref notify.Ref, p *pass) (v1alpha1.CoreSession, error) {
+	spec := d.Spec
+	spec.ExpiresAt = r.Expiry.Bound(s, p.now)
+	if r.Inbox != nil {
+		r.Inbox.Forget(ref)
+	}
+	sess, err := cl.Create(ctx, spec)
+	if err != nil {
+		return v1alpha1.CoreSession{}, err
+	}
+	if r.AfterCoreCreate != nil {
+		r.AfterCoreCreate()
+	}
+	p.event(corev1.EventTypeNormal, "SessionCreated", "Provision", "core %s accepted session %s for device %s", cn.Name, sess.ID, d.Device)
+	return v1alpha1.CoreSession{
+		Device: d.Device, Core: cn.Name, ID: sess.ID,
+		ExpiresAt: &metav1.Time{Time: spec.ExpiresAt}, SpecHash: d.Hash,
+	}, nil
+}
+
+// adopt finds a session the core holds for ref, on cores that can list.
+// Extra sessions for the same ref (duplicates) are deleted.
+func (r *MedicalSliceReconciler) adopt(ctx context.Context, cl core.Client, ref notify.Ref, p *pass) (*core.Session, error) {
+	if !p.listOK {
+		listed, err := cl.List(ctx)
+		switch {
+		case errors.Is(err, core.ErrNotSupported):
+			// PCF: no listing; Create's 303 handling adopts instead.
+		case err != nil:
+			return nil, fmt.Errorf("listing core sessions to adopt: %w", err)
+		}
+		p.listed, p.listOK = listed, true
+	}
+	var found *core.Session
+	for i := range p.listed {
+		got, err := r.Signer.VerifyURI(p.listed[i].NotificationURI)
+		if err != nil || got.Correlation() != ref.Correlation() {
+			continue
+		}
+		if found == nil {
+			found = &p.listed[i]
+			continue
+		}
+		if err := cl.Delete(ctx, p.listed[i].ID); err != nil {
+			return nil, fmt.Errorf("deleting duplicate session %s: %w", p.listed[i].ID, err)
+		}
+		p.event(corev1.EventTypeWarning, "DuplicateDeleted", "Adopt", "deleted duplicate core session %s for device %s", p.listed[i].ID, ref.Device)
+	}
+	return found, nil
+}
+
+// finalize releases every core session of a slice being deleted, then lets
+// it go.
+func (r *MedicalSliceReconciler) finalize(ctx context.Context, s *v1alpha1.MedicalSlice) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(s, SessionsFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	var cn v1alpha1.CoreNetwork
+	err := r.Get(ctx, types.NamespacedName{Name: s.Spec.CoreRef}, &cn)
+	switch {
+	case err == nil:
+		if err := r.release(ctx, s, &cn); err != nil {
+			return ctrl.Result{}, err
+		}
+	case !apierrors.IsNotFound(err):
+		return ctrl.Result{}, err
+	default:
+		// The core's object is gone, so its sessions cannot be reached;
+		// their time bound ends them.
+		log.FromContext(ctx).Info("CoreNetwork gone; sessions end at their time bound", "core", s.Spec.CoreRef)
+	}
+	controllerutil.RemoveFinalizer(s, SessionsFinalizer)
+	if err := r.Update(ctx, s); err != nil {
+		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *MedicalSliceReconciler) release(ctx context.Context, s *v1alpha1.MedicalSlice, cn *v1alpha1.CoreNetwork) error {
+	cl, err := r.Cores.ClientFor(ctx, cn)
+	if err != nil {
+		return err
+	}
+	var errs []string
+	for _, rec := range s.Status.Sessions {
+		if err := cl.Delete(ctx, rec.ID); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", rec.ID, err))
+		}
+	}
+	// Sessions created but never recorded (a crash in between).
+	listed, err := cl.List(ctx)
+	if err != nil && !errors.Is(err, core.ErrNotSupported) {
+		errs = append(errs, fmt.Sprintf("listing: %v", err))
+	}
+	for _, sess := range listed {
+		if ref, err := r.Signer.VerifyURI(sess.NotificationURI); err == nil && ref.UID == s.UID {
+			if err := cl.Delete(ctx, sess.ID); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", sess.ID, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("releasing core sessions: %s", strings.Join(errs, "; "))
+	}
+	r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, "SessionsReleased", "Release", "released %d core sessions on %s", len(s.Status.Sessions), cn.Name)
+	return nil
+}
+
+func sortSessions(ss []v1alpha1.CoreSession) {
+	slices.SortFunc(ss, func(a, b v1alpha1.CoreSession) int { return strings.Compare(a.Device, b.Device) })
+}
