@@ -31,7 +31,8 @@ const (
 )
 
 // NewHTTPClient returns an http.Client for a 5G core API: HTTP/2 with prior
-// knowledge (h2c, TS 29.500 §5.2.2) for http:// endpoints, HTTP/2 negotiated
+// knowledge (h2c, as service-based interfaces without TLS speak it,
+// TS 29.500) for http:// endpoints, HTTP/2 negotiated
 // by ALPN over TLS for https:// ones (HTTP/1.1 only when the server offers no
 // h2), redirects not followed (a 303 from the PCF is an answer, not a hop),
 // and timeout per request. Give it TLS settings or OAuth2 by building on
@@ -267,16 +268,16 @@ func callError(op string, err error, ex *exchange) *Error {
 		e.Detail = "unreadable answer: " + err.Error()
 		return e
 	}
-	if pd, ok := parseProblem(body); ok {
-		e.Cause = pd.Cause
-		e.Detail = pd.Detail
-		if e.Detail == "" {
-			e.Detail = pd.Title
-		}
+	pd, isProblem := parseProblem(body)
+	e.Cause = pd.Cause
+	e.Detail = pd.Detail
+	if e.Detail == "" {
+		e.Detail = pd.Title
 	}
 	if e.Detail == "" {
 		e.Detail = http.StatusText(status)
-		if text := strings.TrimSpace(string(body)); text != "" && len(text) <= 200 {
+		// A short non-JSON body (a proxy's or a plain server's) says more.
+		if text := strings.TrimSpace(string(body)); !isProblem && text != "" && len(text) <= 200 {
 			e.Detail = text
 		}
 	}
