@@ -116,8 +116,8 @@ type ErrorEstimate struct {
 	PTP bool
 	// Scale is the 6-bit exponent.
 	Scale uint8
-	// Multiplier is the mantissa; RFC 4656 §4.1.2 forbids zero, which marks
-	// the estimate (and so the timestamp) as unusable.
+	// Multiplier is the mantissa. RFC 4656 §4.1.2 forbids zero; a peer
+	// that sends it gives no usable estimate.
 	Multiplier uint8
 }
 

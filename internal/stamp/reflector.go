@@ -98,6 +98,14 @@ func (r *Reflector) Serve(ctx context.Context, conn net.PacketConn) error {
 		estimate.Multiplier = 1
 	}
 
+	// The reflector writes NTP timestamps whatever the caller set.
+	estimate.PTP = false
+
+	// Clear any deadline the caller left, before arming the one that stops
+	// the loop, or a stale deadline would make every read fail at once.
+	if err := conn.SetReadDeadline(time.Time{}); err != nil {
+		return err
+	}
 	stop := context.AfterFunc(ctx, func() {
 		// A deadline in the past makes the blocked read return at once.
 		_ = conn.SetReadDeadline(time.Unix(1, 0))
@@ -112,9 +120,9 @@ func (r *Reflector) Serve(ctx context.Context, conn net.PacketConn) error {
 	)
 	for {
 		n, ttl, err := rc.read(buf)
-		// RFC 8762 §4.3.1: the Receive Timestamp is taken as soon as
-		// possible after the packet arrives, so nothing comes between the
-		// read and the clock.
+		// T2 is the time the packet was received (RFC 8762 §4.3.1); taking
+		// it before anything else keeps the reflector's own processing out
+		// of the network delay and inside the residence time.
 		t2 := now()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -155,9 +163,9 @@ func (r *Reflector) Serve(ctx context.Context, conn net.PacketConn) error {
 		clear(buf[len(reply):n])
 		reply = buf[:n]
 
-		// The transmit timestamp goes in last, as close to the write as
-		// possible (RFC 8762 §4.3.1), so T3 - T2 covers all the time the
-		// packet spent here.
+		// T3, the time the reply is sent (RFC 8762 §4.3.1), goes in last,
+		// just before the write, so T3 - T2 covers all the time the packet
+		// spent here.
 		binary.BigEndian.PutUint64(reply[4:12], uint64(NewNTPTime(now())))
 		if err := rc.reply(reply); err != nil {
 			if errors.Is(err, net.ErrClosed) {

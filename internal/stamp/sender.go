@@ -79,7 +79,8 @@ type Sample struct {
 }
 
 // IPDV returns the IP packet delay variation between two consecutive packets
-// of a session (RFC 5481 §1.1, §4.1): cur's delay minus prev's. The delay is
+// of a session (RFC 5481, the ipdv of RFC 3393 with adjacent packets
+// selected): cur's delay minus prev's. The delay is
 // the forward one-way delay when both samples are synchronised, and the
 // round trip otherwise. ok is false when the pair has no IPDV: not
 // consecutive (cur.Seq != prev.Seq+1), either lost, or either a duplicate.
@@ -390,8 +391,8 @@ func (ss *session) send() {
 	}
 	p := SenderPacket{Seq: seq, ErrorEstimate: ss.cfg.ErrorEstimate}
 	b, _ := p.AppendBinary(ss.tx[:0])
-	// T1 is taken last and written in place, as close to the send as
-	// possible (RFC 8762 §4.2.1).
+	// T1, the time the packet is sent (RFC 8762 §4.2.1), is taken last and
+	// written in place, just before the write.
 	t1 := ss.cfg.Now()
 	t1NTP := NewNTPTime(t1)
 	binary.BigEndian.PutUint64(b[4:12], uint64(t1NTP))
@@ -453,7 +454,7 @@ func (ss *session) receive(b []byte, t4 time.Time) {
 	case slotOutstanding:
 		sl.state = slotReceived
 		ss.s.received.Add(1)
-		// RFC 4737 §3.3: reordered when below the next expected number,
+		// RFC 4737 §3: reordered when below the next expected number,
 		// i.e. not above the highest seen (serial arithmetic for wrap).
 		if ss.anyReceived && int32(seq-ss.highest) < 0 {
 			smp.Reordered = true

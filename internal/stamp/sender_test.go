@@ -24,6 +24,9 @@ const (
 	testResidence = 5 * time.Millisecond
 	// testCount is the number of packets of most sessions here.
 	testCount = 20
+	// lateTimeout is a loss timeout short enough for a reply held back for
+	// many intervals to miss it, and long enough for the others under -race.
+	lateTimeout = 60 * time.Millisecond
 )
 
 // runSession runs one sender to completion against target and returns its
@@ -202,10 +205,11 @@ func TestSenderSubtractsResidence(t *testing.T) {
 
 func TestSenderFaults(t *testing.T) {
 	tests := []struct {
-		name  string
-		fault func() func(reply []byte) [][]byte
-		count uint32
-		mark  func(o *outcome)
+		name              string
+		fault             func() func(reply []byte) [][]byte
+		count             uint32
+		interval, timeout time.Duration
+		mark              func(o *outcome)
 		// extra are outcomes beyond one per packet (duplicates).
 		extra     []outcome
 		wantStats SenderStats
@@ -261,6 +265,27 @@ func TestSenderFaults(t *testing.T) {
 			wantStats: SenderStats{Sent: 16, Received: 16, Reordered: 4},
 		},
 		{
+			name: "a reply held past the loss timeout is late, not received",
+			fault: func() func([]byte) [][]byte {
+				var held []byte
+				return func(b []byte) [][]byte {
+					switch seqOf(b) {
+					case 2:
+						held = b
+						return nil
+					case 10: // 8 intervals later: past lateTimeout, before the ring reuses the slot
+						return [][]byte{b, held}
+					}
+					return [][]byte{b}
+				}
+			},
+			count:     testCount,
+			interval:  10 * time.Millisecond,
+			timeout:   lateTimeout,
+			mark:      func(o *outcome) { o.Lost = o.Seq == 2 },
+			wantStats: SenderStats{Sent: testCount, Received: testCount - 1, Lost: 1, Late: 1},
+		},
+		{
 			name: "garbage and strangers around every reply",
 			fault: func() func([]byte) [][]byte {
 				return func(b []byte) [][]byte {
@@ -279,7 +304,7 @@ func TestSenderFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			target := startReflector(t, &Reflector{}, listenUDP(t, "udp4", "127.0.0.1:0"), withFault(tc.fault()))
 
-			samples, stats := runSession(t, SenderConfig{Target: target, Count: tc.count})
+			samples, stats := runSession(t, SenderConfig{Target: target, Count: tc.count, Interval: tc.interval, Timeout: tc.timeout})
 
 			want := append(wantOutcomes(tc.count, tc.mark), tc.extra...)
 			if diff := cmp.Diff(sortedOutcomes(want), outcomes(samples)); diff != "" {
@@ -473,30 +498,36 @@ func TestIPDV(t *testing.T) {
 }
 
 // BenchmarkSenders1000 runs a thousand sessions at ten packets a second
-// against one reflector for a few seconds of wall time per iteration and
-// reports CPU and allocations per packet (both ends included).
+// against one reflector in this process. Each iteration warms up (socket
+// setup, goroutine stacks), then measures a steady window and reports CPU,
+// allocations and loss per sample for both ends together.
 func BenchmarkSenders1000(b *testing.B) {
 	const (
 		sessions = 1000
 		interval = 100 * time.Millisecond
-		duration = 3 * time.Second
+		warmup   = time.Second
+		window   = 3 * time.Second
 	)
 	rc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer rc.Close()
+	_ = rc.(*net.UDPConn).SetReadBuffer(4 << 20) // 10,000 packets/s into one socket
 	rctx, rcancel := context.WithCancel(context.Background())
 	defer rcancel()
 	go (&Reflector{}).Serve(rctx, rc)
 	target := rc.LocalAddr().(*net.UDPAddr).AddrPort()
 
-	var packets, lost atomic.Int64
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	cpuBefore := cpuTime()
+	var (
+		measuring     atomic.Bool
+		samples, lost atomic.Int64
+		mallocs       uint64
+		cpu, wall     time.Duration
+		before, after runtime.MemStats
+	)
 	for b.Loop() {
-		ctx, cancel := context.WithTimeout(context.Background(), duration)
+		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{}, sessions)
 		for i := range sessions {
 			s, err := NewSender(SenderConfig{
@@ -504,7 +535,10 @@ func BenchmarkSenders1000(b *testing.B) {
 				Interval:   interval,
 				StartDelay: interval * time.Duration(i) / sessions,
 				OnSample: func(s Sample) {
-					packets.Add(1)
+					if !measuring.Load() {
+						return
+					}
+					samples.Add(1)
 					if s.Lost {
 						lost.Add(1)
 					}
@@ -515,18 +549,29 @@ func BenchmarkSenders1000(b *testing.B) {
 			}
 			go func() { _ = s.Run(ctx); done <- struct{}{} }()
 		}
+		time.Sleep(warmup) // the workload is paced by the clock, not by b.N
+
+		runtime.ReadMemStats(&before)
+		c0, t0 := cpuTime(), time.Now()
+		measuring.Store(true)
+		time.Sleep(window)
+		measuring.Store(false)
+		cpu += cpuTime() - c0
+		wall += time.Since(t0)
+		runtime.ReadMemStats(&after)
+		mallocs += after.Mallocs - before.Mallocs
+
+		cancel()
 		for range sessions {
 			<-done
 		}
-		cancel()
 	}
-	cpu := cpuTime() - cpuBefore
-	runtime.ReadMemStats(&after)
-	n := float64(packets.Load())
-	b.ReportMetric(n/float64(b.N), "samples/op")
+	n := float64(samples.Load())
+	b.ReportMetric(n/wall.Seconds(), "samples/s")
 	b.ReportMetric(float64(lost.Load())/n, "loss-ratio")
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/sample")
+	b.ReportMetric(float64(mallocs)/n, "allocs/sample")
 	if cpu > 0 {
-		b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-µs/sample")
+		b.ReportMetric(float64(cpu.Nanoseconds())/1e3/n, "cpu-µs/sample")
+		b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")
 	}
 }
