@@ -62,8 +62,11 @@ type ARP struct {
 	// +optional
 	PreemptCap PreemptionCapability `json:"preemptCap,omitempty"`
 
-	// preemptVuln says whether this flow may be pre-empted.
-	// +kubebuilder:default=PREEMPTABLE
+	// preemptVuln says whether this flow may be pre-empted. It defaults to
+	// NOT_PREEMPTABLE so that an ARP written without it (for instance a slice
+	// overriding only priorityLevel) never makes a flow pre-emptable by omission:
+	// losing a flow must be asked for explicitly.
+	// +kubebuilder:default=NOT_PREEMPTABLE
 	// +optional
 	PreemptVuln PreemptionVulnerability `json:"preemptVuln,omitempty"`
 }
@@ -144,37 +147,53 @@ type QoS struct {
 // SLATargets are what a slice must deliver, as measured by its probes.
 type SLATargets struct {
 	// rttP99 is the highest acceptable 99th percentile of round-trip time, e.g. "20ms".
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]{1,9})?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('10s')",message="rttP99 must be a positive duration of at most 10s, such as 20ms"
 	// +optional
 	RTTP99 *metav1.Duration `json:"rttP99,omitempty"`
 
 	// jitterP99 is the highest acceptable 99th percentile of IP packet delay variation (RFC 5481), e.g. "5ms".
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]{1,9})?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('10s')",message="jitterP99 must be a positive duration of at most 10s, such as 5ms"
 	// +optional
 	JitterP99 *metav1.Duration `json:"jitterP99,omitempty"`
 
 	// lossRatio is the highest acceptable share of lost probe packets, as a decimal such as "0.0001" or "1e-4".
-	// +kubebuilder:validation:Pattern=`^(0|1|0\.[0-9]{1,9}|[1-9](\.[0-9]{1,6})?[eE]-[0-9]{1,2})$`
 	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(0|1|0[.][0-9]{1,9}|[1-9]([.][0-9]{1,6})?[eE]-[0-9]{1,2})$') && double(self) <= 1.0",message="lossRatio must be a share between 0 and 1 written as a decimal or in E notation, such as 0.0001 or 1e-4"
 	// +optional
 	LossRatio string `json:"lossRatio,omitempty"`
 
 	// availabilityPercent is the lowest acceptable share of good windows, e.g. "99.99".
-	// +kubebuilder:validation:Pattern=`^(100(\.0{1,6})?|[0-9]{1,2}(\.[0-9]{1,6})?)$`
 	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(100([.]0{1,6})?|[0-9]{1,2}([.][0-9]{1,6})?)$')",message="availabilityPercent must be a percentage from 0 to 100 with at most 6 decimals, such as 99.99"
 	// +optional
 	AvailabilityPercent string `json:"availabilityPercent,omitempty"`
 
 	// window is the length of one SLA evaluation window, e.g. "1s".
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]{1,9})?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) >= duration('100ms') && duration(self) <= duration('1h')",message="window must be a duration from 100ms to 1h, such as 1s"
 	// +optional
 	Window *metav1.Duration `json:"window,omitempty"`
 
 	// verificationPeriod is how long the SLA must have held before the slice is GO, e.g. "30s".
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]{1,9})?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="verificationPeriod must be a duration from 1s to 24h, such as 30s"
 	// +optional
 	VerificationPeriod *metav1.Duration `json:"verificationPeriod,omitempty"`
 }
 
 // ProbeSettings configure the active STAMP probes (RFC 8762) of a slice.
 type ProbeSettings struct {
-	// interval between two test packets, e.g. "100ms".
+	// interval between two test packets, e.g. "100ms". The lower bound keeps one
+	// slice from flooding the reflector and the QoS flow it measures.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]{1,9})?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) >= duration('10ms') && duration(self) <= duration('1m')",message="interval must be a duration from 10ms to 1m, such as 100ms"
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 

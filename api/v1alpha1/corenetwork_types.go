@@ -67,7 +67,7 @@ type CoreAuth struct {
 
 // CoreNetworkSpec describes one 5G core the operator provisions on.
 //
-// +kubebuilder:validation:XValidation:rule="self.api != 'NEF' || has(self.afID)",message="a NEF core needs afID: the SCS/AS identifier the NEF knows this hospital by (TS 29.122 scsAsId)"
+// +kubebuilder:validation:XValidation:rule="self.api != 'NEF' || has(self.afID)",message="a NEF core needs afID: the SCS/AS identifier the NEF knows this hospital by (TS 29.122 scsAsId)",fieldPath=`.afID`
 type CoreNetworkSpec struct {
 	// api is the southbound API: NEF (AsSessionWithQoS, TS 29.122) or PCF (N5, TS 29.514).
 	// +required
@@ -75,7 +75,7 @@ type CoreNetworkSpec struct {
 
 	// endpoint is the apiRoot of the API, e.g. "https://nef.carrier.example:8443".
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https')",message="endpoint must be an http:// or https:// URL, e.g. https://nef.example:8443"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHost() != ''",message="endpoint must be an http:// or https:// URL with a host, e.g. https://nef.example:8443"
 	// +required
 	Endpoint string `json:"endpoint"`
 
@@ -88,7 +88,7 @@ type CoreNetworkSpec struct {
 	// notificationBaseURL is where the core can reach the operator's notification
 	// receiver, e.g. "http://medslice-notify.medslice-system:8082".
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https')",message="notificationBaseURL must be an http:// or https:// URL the core can reach"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHost() != ''",message="notificationBaseURL must be an http:// or https:// URL with a host the core can reach, e.g. http://medslice-notify.medslice-system:8082"
 	// +required
 	NotificationBaseURL string `json:"notificationBaseURL"`
 

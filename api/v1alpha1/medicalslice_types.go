@@ -32,7 +32,10 @@ const (
 // Device is one UE the slice guarantees connectivity for. It names equipment,
 // never a patient.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.ipv4) || has(self.ipv6) || has(self.gpsi)",message="a device needs one of ipv4, ipv6 or gpsi to be found in the core"
+// An IP address is required: NEF AsSessionWithQoS (TS 29.122 Rel-17) and PCF N5
+// (TS 29.514) bind a request to the UE's PDU session by its address; a GPSI or
+// SUPI alone does not find it.
+// +kubebuilder:validation:XValidation:rule="has(self.ipv4) || has(self.ipv6)",message="a device needs ipv4 or ipv6: the core finds the UE's PDU session by its IP address (gpsi and supi only add to it)"
 type Device struct {
 	// name identifies the device within the slice, e.g. "robot-arm".
 	// +kubebuilder:validation:MaxLength=63
@@ -88,11 +91,13 @@ type Application struct {
 	Servers []string `json:"servers"`
 
 	// ports are server ports as "N" or "N-M", 1-65535. Empty means any port.
+	// The range rules skip malformed items, which the first rule reports, so
+	// that a typo gets one clear message rather than a conversion error.
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=11
-	// +kubebuilder:validation:items:Pattern=`^[0-9]{1,5}(-[0-9]{1,5})?$`
-	// +kubebuilder:validation:XValidation:rule="self.all(p, p.split('-').all(n, int(n) >= 1 && int(n) <= 65535))",message="ports must be between 1 and 65535"
-	// +kubebuilder:validation:XValidation:rule="self.all(p, !p.contains('-') || int(p.split('-')[0]) <= int(p.split('-')[1]))",message="a port range N-M needs N <= M"
+	// +kubebuilder:validation:XValidation:rule="self.all(p, p.matches('^[0-9]{1,5}(-[0-9]{1,5})?$'))",message="each port must be a number N or a range N-M, such as 443 or 5000-5010"
+	// +kubebuilder:validation:XValidation:rule="self.all(p, !p.matches('^[0-9]{1,5}(-[0-9]{1,5})?$') || p.split('-').all(n, int(n) >= 1 && int(n) <= 65535))",message="ports must be between 1 and 65535"
+	// +kubebuilder:validation:XValidation:rule="self.all(p, !p.matches('^[0-9]{1,5}-[0-9]{1,5}$') || int(p.split('-')[0]) <= int(p.split('-')[1]))",message="a port range N-M needs N <= M"
 	// +listType=set
 	// +optional
 	Ports []string `json:"ports,omitempty"`
@@ -116,22 +121,26 @@ type Schedule struct {
 	End metav1.Time `json:"end"`
 
 	// leadTime is how long before start the slice is provisioned and verified, e.g. "15m".
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]{1,9})?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('24h')",message="leadTime must be a duration from 0s to 24h, such as 15m"
 	// +optional
 	LeadTime *metav1.Duration `json:"leadTime,omitempty"`
 }
 
 // ProbeTarget says where the slice's active probes go.
 type ProbeTarget struct {
-	// target is the reflector at the device side as host:port, e.g. "10.45.0.7:862".
+	// target is the reflector at the device side as host:port, e.g. "10.45.0.7:862"
+	// or "[2001:db8::7]:862".
 	// +kubebuilder:validation:MaxLength=261
-	// +kubebuilder:validation:Pattern=`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([[][0-9A-Fa-f:.]+[]]|[A-Za-z0-9.-]+):[0-9]{1,5}$') && int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535",message="probe.target must be host:port with a port from 1 to 65535, such as 10.45.0.7:862 or [2001:db8::7]:862"
 	// +optional
 	Target string `json:"target,omitempty"`
 }
 
 // MedicalSliceSpec is one guaranteed connectivity need.
 //
-// +kubebuilder:validation:XValidation:rule="oldSelf.coreRef == self.coreRef",message="coreRef cannot change: delete the slice and create one on the other core"
+// +kubebuilder:validation:XValidation:rule="oldSelf.coreRef == self.coreRef",message="coreRef cannot change: delete the slice and create one on the other core",fieldPath=`.coreRef`
 type MedicalSliceSpec struct {
 	// profile is the name of the SliceProfile this slice follows.
 	// +kubebuilder:validation:MaxLength=253
@@ -157,7 +166,7 @@ type MedicalSliceSpec struct {
 
 	// dnn overrides the profile's data network name.
 	// +kubebuilder:validation:MaxLength=100
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$')",message="dnn must be a data network name such as hospital or internet: labels of letters, digits and inner hyphens, separated by dots (TS 23.003 §9.1)"
 	// +optional
 	DNN string `json:"dnn,omitempty"`
 
