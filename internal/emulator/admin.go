@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -146,6 +148,10 @@ func (s *Server) adminSetFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	var in Faults
 	if len(body) > 0 {
+		if err := exactKeys(body, "errorRate", "latency", "errorStatus"); err != nil {
+			adminError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&in); err != nil {
@@ -186,6 +192,22 @@ func (s *Server) adminSetFaults(w http.ResponseWriter, r *http.Request) {
 	s.faults.set(in.ErrorRate, latency, status)
 	s.log.Info("admin faults set", "errorRate", in.ErrorRate, "latency", latency, "errorStatus", status)
 	writeJSON(w, http.StatusOK, contentTypeJSON, faultsAnswer{Emulator: emulatorNote, Faults: s.faults.get()})
+}
+
+// exactKeys refuses keys of a JSON object other than allowed, compared
+// exactly: encoding/json matches field names case-insensitively, so
+// "errorrate" would otherwise set errorRate.
+func exactKeys(body []byte, allowed ...string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil // the typed decode reports it with more context
+	}
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			return fmt.Errorf("unknown field %q; the fields are %s", k, strings.Join(allowed, ", "))
+		}
+	}
+	return nil
 }
 
 // readAdminBody reads a small admin body, which must be JSON when present.

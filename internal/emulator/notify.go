@@ -77,6 +77,8 @@ type notifier struct {
 	wg     sync.WaitGroup
 
 	delivered, failed, dropped atomic.Int64
+	// pending counts notifications queued or being delivered.
+	pending atomic.Int64
 }
 
 func newNotifier(cfg NotifyConfig, log *slog.Logger) *notifier {
@@ -114,9 +116,11 @@ func (n *notifier) enqueue(target string, body any, session, what string) {
 	if n.ctx.Err() != nil {
 		return
 	}
+	n.pending.Add(1)
 	select {
 	case n.queue <- notification{url: target, body: b, gen: n.gen.Load(), session: session, what: what}:
 	default:
+		n.pending.Add(-1)
 		n.dropped.Add(1)
 		n.log.Warn("notification queue full, dropping", "session", session, "event", what, "url", target)
 	}
@@ -148,6 +152,7 @@ func (n *notifier) work() {
 // deliver tries a notification until it is acknowledged (2xx), refused for
 // good (4xx other than 408 and 429), or out of retries.
 func (n *notifier) deliver(job notification) {
+	defer n.pending.Add(-1)
 	backoff := n.cfg.Backoff
 	var err error
 	for attempt := 0; attempt <= n.cfg.Retries; attempt++ {
