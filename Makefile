@@ -2,7 +2,6 @@
 SHELL := /usr/bin/env bash
 BIN   := $(CURDIR)/bin
 GO    ?= go
-BINARIES := medslice-operator medslice-core-emulator medslice-reflector medslice-devstack
 CONTROLLER_GEN := $(BIN)/controller-gen
 
 .PHONY: all
@@ -38,7 +37,7 @@ lint: ## go vet and gofmt.
 .PHONY: build
 build: ## Build the medslice binaries into bin/.
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: controlplane
 controlplane: ## Build etcd and kube-apiserver from their Go modules into bin/ (once).

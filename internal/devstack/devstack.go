@@ -56,6 +56,8 @@ type Options struct {
 	StateDir string
 	// Samples applies config/samples when true.
 	Samples bool
+	// NoOperator leaves the operator stopped; StartOperator starts it.
+	NoOperator bool
 	// OperatorArgs are extra flags for the operator.
 	OperatorArgs []string
 	// EmulatorArgs are extra flags for the core emulator.
@@ -160,8 +162,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		"--sweep-interval", "10s",
 		"--core-ping-interval", "10s",
 	}, o.OperatorArgs...)
-	if _, err := s.StartOperator(ctx); err != nil {
-		return nil, err
+	if !o.NoOperator {
+		if _, err := s.StartOperator(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if o.Samples {
 		if err := ApplyDir(ctx, s.Client, filepath.Join(o.Root, "config", "samples")); err != nil {

@@ -107,14 +107,14 @@ func TestReceiver(t *testing.T) {
 			wantStatus: http.StatusNoContent,
 			wantEvent:  &Event{Ref: testRef(), Events: []string{"ALL_SDF_DEACTIVATION"}, Terminated: true},
 		},
-		"forged token":         {path: base[:len(base)-4] + "AAAA", contentType: "application/json", body: `{"eventReports":[{"event":"X"}]}`, wantStatus: http.StatusNotFound},
-		"wrong content type":   {path: base, contentType: "text/plain", body: `{}`, wantStatus: http.StatusUnsupportedMediaType},
-		"unknown field":        {path: base, contentType: "application/json", body: `{"eventReports":[{"event":"X"}],"evil":1}`, wantStatus: http.StatusBadRequest},
-		"no events":            {path: base, contentType: "application/json", body: `{"eventReports":[]}`, wantStatus: http.StatusBadRequest},
-		"not JSON":             {path: base, contentType: "application/json", body: `<xml/>`, wantStatus: http.StatusBadRequest},
-		"trailing data":        {path: base, contentType: "application/json", body: `{"eventReports":[{"event":"X"}]} {}`, wantStatus: http.StatusBadRequest},
-		"oversized":            {path: base, contentType: "application/json", body: `{"transaction":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, wantStatus: http.StatusRequestEntityTooLarge},
-		"terminate w/o cause":  {path: base + "/terminate", contentType: "application/json", body: `{}`, wantStatus: http.StatusBadRequest},
+		"forged token":        {path: base[:len(base)-4] + "AAAA", contentType: "application/json", body: `{"eventReports":[{"event":"X"}]}`, wantStatus: http.StatusNotFound},
+		"wrong content type":  {path: base, contentType: "text/plain", body: `{}`, wantStatus: http.StatusUnsupportedMediaType},
+		"unknown field":       {path: base, contentType: "application/json", body: `{"eventReports":[{"event":"X"}],"evil":1}`, wantStatus: http.StatusBadRequest},
+		"no events":           {path: base, contentType: "application/json", body: `{"eventReports":[]}`, wantStatus: http.StatusBadRequest},
+		"not JSON":            {path: base, contentType: "application/json", body: `<xml/>`, wantStatus: http.StatusBadRequest},
+		"trailing data":       {path: base, contentType: "application/json", body: `{"eventReports":[{"event":"X"}]} {}`, wantStatus: http.StatusBadRequest},
+		"oversized":           {path: base, contentType: "application/json", body: `{"transaction":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, wantStatus: http.StatusRequestEntityTooLarge},
+		"terminate w/o cause": {path: base + "/terminate", contentType: "application/json", body: `{}`, wantStatus: http.StatusBadRequest},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

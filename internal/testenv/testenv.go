@@ -25,7 +25,12 @@ type Env struct {
 	Client client.Client
 	Scheme *runtime.Scheme
 	env    *envtest.Environment
+	onStop []func()
 }
+
+// OnStop registers f to run before the control plane stops, e.g. to stop a
+// manager whose watches would otherwise hold the apiserver up.
+func (e *Env) OnStop(f func()) { e.onStop = append(e.onStop, f) }
 
 // RepoRoot finds the module root by walking up to go.mod.
 func RepoRoot() (string, error) {
@@ -83,7 +88,12 @@ func Start() (*Env, error) {
 }
 
 // Stop stops the control plane.
-func (e *Env) Stop() error { return e.env.Stop() }
+func (e *Env) Stop() error {
+	for i := len(e.onStop) - 1; i >= 0; i-- {
+		e.onStop[i]()
+	}
+	return e.env.Stop()
+}
 
 // Main is a TestMain helper: it starts the control plane, runs the package's
 // tests and stops it. The running Env is handed to set.
