@@ -735,7 +735,6 @@ func TestValidEdgeCasesAreAccepted(t *testing.T) {
 	ensureNamespace(t)
 	cases := map[string]struct {
 		obj client.Object
-		raw map[string]any
 	}{
 		"base profile": {obj: validProfile()},
 		"base core":    {obj: validCore()},
@@ -790,11 +789,6 @@ func TestValidEdgeCasesAreAccepted(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 			defer cancel()
 			u := toUnstructured(t, tc.obj.DeepCopyObject().(client.Object), objectName(name))
-			for path, v := range tc.raw {
-				if err := unstructured.SetNestedField(u.Object, v, strings.Split(path, ".")...); err != nil {
-					t.Fatalf("setting %s: %v", path, err)
-				}
-			}
 			sent, _, _ := unstructured.NestedMap(u.Object, "spec")
 			if err := env.Client.Create(ctx, u, strict); err != nil {
 				t.Fatalf("rejected: %v", err)
