@@ -19,6 +19,20 @@
 //     models cannot carry (0 for sst, flowId, medCompN, fNum), so client
 //     mistakes surface here rather than on a real core.
 //
+// Notifications are sent asynchronously, after the answer is written, so a
+// client may see one before it has read the answer:
+//   - NEF: UserPlaneNotificationData to notificationDestination, for the
+//     events listed in "events" (every event when the list is absent):
+//     SUCCESSFUL_RESOURCES_ALLOCATION after a create, PUT or PATCH,
+//     SESSION_TERMINATION when the session's time is up;
+//   - PCF: EventsNotification to {evSubsc.notifUri}/notify, only for events
+//     subscribed in evSubsc (SUCCESSFUL_RESOURCES_ALLOCATION after a create
+//     or PATCH), and TerminationInfo (ALL_SDF_DEACTIVATION) to
+//     {ascReqData.notifUri}/terminate when the session's time is up.
+//
+// Nothing is sent for a delete, a refused request or an admin reset (a core
+// that restarts forgets silently).
+//
 // The package is laid out so that a user-plane emulation (a UDP forwarder and
 // a link model) can be added in its own files next to the control plane:
 // server.go (wiring, transport, faults), store.go (state, capacity, expiry),

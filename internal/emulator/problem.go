@@ -164,7 +164,8 @@ func decodeBody(body io.Reader, v any) *problem {
 		case errors.Is(err, io.EOF):
 			return newProblem(http.StatusBadRequest, causeInvalidMsgFormat, "request body is empty")
 		default:
-			return newProblem(http.StatusBadRequest, causeInvalidMsgFormat, "request body is not a valid %T: %v", v, err)
+			name := strings.TrimPrefix(fmt.Sprintf("%T", v), "*models.")
+			return newProblem(http.StatusBadRequest, causeInvalidMsgFormat, "request body is not a valid %s: %v", name, err)
 		}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -59,10 +59,12 @@ type Session struct {
 	NotificationURI string `json:"notificationUri"`
 	// Correlation is "{sliceUID}/{device}" parsed from a medslice notification
 	// URI, empty when the URI has another shape.
-	Correlation string    `json:"correlation"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-	ExpiresAt   time.Time `json:"expiresAt"`
+	Correlation string `json:"correlation"`
+	// CreatedAt and UpdatedAt are when the emulator accepted the create and
+	// the last change; ExpiresAt is when it ends the session unless renewed.
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // record is a stored session. Records are immutable once stored: an update
