@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,6 +101,12 @@ func (r *MedicalSliceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		// writer cannot make us lose a recorded session id. If it conflicts,
 		// the next pass adopts what this one created.
 		if err := r.Status().Update(ctx, &s); err != nil {
+			if apierrors.IsConflict(err) && recErr == nil {
+				// The cache was behind our own last write; try again on
+				// fresh data. Nothing is lost: what this pass created on
+				// the core is adopted by the next one.
+				return ctrl.Result{Requeue: true}, nil
+			}
 			return ctrl.Result{}, errors.Join(recErr, fmt.Errorf("writing status: %w", err))
 		}
 	}
@@ -253,5 +259,3 @@ func (r *MedicalSliceReconciler) slicesUsing(index string) handler.MapFunc {
 		return reqs
 	}
 }
-
-var _ = corev1.EventTypeNormal

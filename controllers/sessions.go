@@ -51,28 +51,35 @@ func (r *MedicalSliceReconciler) syncSessions(ctx context.Context, s *v1alpha1.M
 		ref := notify.Ref{Slice: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, UID: s.UID, Device: d.Device}
 		rec, ok := recorded[d.Device]
 		delete(recorded, d.Device)
+		var err error
+		if ok {
+			if rec, ok, err = r.keep(ctx, s, cl, rec, d, ref, p); err != nil {
+				fail(d.Device, err)
+				kept = append(kept, rec)
+				continue
+			}
+		}
 		if !ok {
+			// Nothing recorded, or the recorded session is gone. Before
+			// creating, look for one the core already holds for this
+			// device: a pass that ran on a cache older than our last
+			// status write, or a process that died before writing it,
+			// may have created it.
 			adopted, err := r.adopt(ctx, cl, ref, p)
 			if err != nil {
 				fail(d.Device, err)
 				continue
 			}
 			if adopted != nil {
-				// The adopted session's spec and bound are unknown: an
-				// empty hash makes the update below rewrite both.
-				rec, ok = v1alpha1.CoreSession{Device: d.Device, Core: cn.Name, ID: adopted.ID}, true
 				p.event(corev1.EventTypeNormal, "SessionAdopted", "Adopt", "adopted core session %s for device %s on %s", adopted.ID, d.Device, cn.Name)
-			}
-		}
-		if ok {
-			var err error
-			rec, ok, err = r.keep(ctx, s, cl, rec, d, ref, p)
-			if err != nil {
-				fail(d.Device, err)
-				if ok {
+				// Its spec and bound are unknown: the empty hash makes
+				// keep rewrite both.
+				rec = v1alpha1.CoreSession{Device: d.Device, Core: cn.Name, ID: adopted.ID}
+				if rec, ok, err = r.keep(ctx, s, cl, rec, d, ref, p); err != nil {
+					fail(d.Device, err)
 					kept = append(kept, rec)
+					continue
 				}
-				continue
 			}
 		}
 		if !ok {

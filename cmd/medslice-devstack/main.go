@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,7 +49,7 @@ func main() {
 		}
 	}
 	rel := func(p string) string {
-		if r, err := filepath.Rel(root, p); err == nil {
+		if r, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(r, "..") {
 			return r
 		}
 		return p
