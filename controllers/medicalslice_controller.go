@@ -86,14 +86,19 @@ func (r *MedicalSliceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if !s.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, &s)
 	}
+	pass := &pass{now: r.Clock.Now()}
 	if controllerutil.AddFinalizer(&s, SessionsFinalizer) {
+		// The update carries the cached resourceVersion, so it succeeds
+		// only if nobody (no earlier pass, no earlier process) has written
+		// the slice since: no pass ever got as far as a core create, and
+		// there is nothing to adopt.
 		if err := r.Update(ctx, &s); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
 		}
+		pass.fresh = true
 	}
 
 	before := s.Status.DeepCopy()
-	pass := &pass{now: r.Clock.Now()}
 	result, recErr := r.reconcile(ctx, &s, pass)
 	s.Status.ObservedGeneration = s.Generation
 	if !equality.Semantic.DeepEqual(before, &s.Status) {
@@ -124,6 +129,9 @@ type pass struct {
 	events []pendingEvent
 	listed []core.Session // the core's sessions, fetched at most once a pass
 	listOK bool
+	// fresh: this pass added the finalizer, so the core holds nothing of
+	// this slice yet and adoption can skip listing.
+	fresh bool
 }
 
 func (p *pass) event(kind, reason, action, format string, args ...any) {

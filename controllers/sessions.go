@@ -171,6 +171,9 @@ func (r *MedicalSliceReconciler) create(ctx context.Context, s *v1alpha1.Medical
 // adopt finds a session the core holds for ref, on cores that can list.
 // Extra sessions for the same ref (duplicates) are deleted.
 func (r *MedicalSliceReconciler) adopt(ctx context.Context, cl core.Client, ref notify.Ref, p *pass) (*core.Session, error) {
+	if p.fresh {
+		return nil, nil
+	}
 	if !p.listOK {
 		listed, err := cl.List(ctx)
 		switch {
