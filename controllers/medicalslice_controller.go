@@ -64,6 +64,11 @@ type MedicalSliceReconciler struct {
 	ProbeSource string
 	// Notifications delivers reconcile requests from core callbacks.
 	Notifications <-chan event.TypedGenericEvent[*v1alpha1.MedicalSlice]
+	// Probes measures provisioned slices; nil leaves SLAMet unknown and
+	// Ready False.
+	Probes Probes
+	// ProbeRoute maps reflector addresses to where probes are sent.
+	ProbeRoute ProbeRoute
 	// AfterCoreCreate, when set, runs right after the core accepted a
 	// create and before the status records it: crash tests kill the
 	// process there.
@@ -132,6 +137,8 @@ type pass struct {
 	// fresh: this pass added the finalizer, so the core holds nothing of
 	// this slice yet and adoption can skip listing.
 	fresh bool
+	// lost: a recorded session was gone from the core.
+	lost bool
 }
 
 func (p *pass) event(kind, reason, action, format string, args ...any) {
@@ -150,8 +157,9 @@ func (r *MedicalSliceReconciler) reconcile(ctx context.Context, s *v1alpha1.Medi
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 
+	eff := plan.Resolve(s, &profile)
 	desired, err := plan.Sessions(s, plan.Input{
-		Effective:   plan.Resolve(s, &profile),
+		Effective:   eff,
 		Core:        &cn,
 		Signer:      r.Signer,
 		ProbeSource: r.ProbeSource,
@@ -184,6 +192,8 @@ func (r *MedicalSliceReconciler) reconcile(ctx context.Context, s *v1alpha1.Medi
 		r.setProvisioned(s, metav1.ConditionTrue, v1alpha1.ReasonSessionsReady, fmt.Sprintf("%d of %d sessions confirmed by %s", sync.ready, len(desired), cn.Name))
 	}
 
+	r.verify(ctx, s, eff, p.lost, p)
+
 	next := r.VerifyInterval
 	if !sync.renewAt.IsZero() {
 		next = min(next, max(sync.renewAt.Sub(p.now), time.Second))
@@ -205,7 +215,7 @@ func (r *MedicalSliceReconciler) notProvisioned(s *v1alpha1.MedicalSlice, reason
 // Until probes verify the SLA, Ready is never True: GO is a measurement.
 func (r *MedicalSliceReconciler) setProvisioned(s *v1alpha1.MedicalSlice, status metav1.ConditionStatus, reason, msg string) {
 	setCondition(s, v1alpha1.ConditionProvisioned, status, reason, msg)
-	setCondition(s, v1alpha1.ConditionSLAMet, metav1.ConditionUnknown, v1alpha1.ReasonSLANotVerified, "no probe measurements yet")
+	setCondition(s, v1alpha1.ConditionSLAMet, metav1.ConditionUnknown, v1alpha1.ReasonSLANotVerified, "not measured: the slice is not provisioned")
 	switch {
 	case !meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionAdmitted):
 		setCondition(s, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotAdmitted, "NO-GO: not admitted: "+msg)

@@ -125,6 +125,7 @@ func (r *MedicalSliceReconciler) keep(ctx context.Context, s *v1alpha1.MedicalSl
 		if _, err := cl.Get(ctx, rec.ID); err != nil {
 			if errors.Is(err, core.ErrNotFound) {
 				p.event(corev1.EventTypeWarning, "SessionLost", "Verify", "core lost session %s of device %s; re-creating", rec.ID, rec.Device)
+				p.lost = true
 				return rec, false, nil
 			}
 			return rec, true, err
@@ -139,6 +140,7 @@ func (r *MedicalSliceReconciler) keep(ctx context.Context, s *v1alpha1.MedicalSl
 	if _, err := cl.Update(ctx, rec.ID, spec); err != nil {
 		if errors.Is(err, core.ErrNotFound) {
 			p.event(corev1.EventTypeWarning, "SessionLost", "Update", "core lost session %s of device %s; re-creating", rec.ID, rec.Device)
+			p.lost = true
 			return rec, false, nil
 		}
 		return rec, true, err
@@ -207,6 +209,9 @@ func (r *MedicalSliceReconciler) adopt(ctx context.Context, cl core.Client, ref 
 func (r *MedicalSliceReconciler) finalize(ctx context.Context, s *v1alpha1.MedicalSlice) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(s, SessionsFinalizer) {
 		return ctrl.Result{}, nil
+	}
+	if r.Probes != nil {
+		r.Probes.Stop(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
 	}
 	var cn v1alpha1.CoreNetwork
 	err := r.Get(ctx, types.NamespacedName{Name: s.Spec.CoreRef}, &cn)

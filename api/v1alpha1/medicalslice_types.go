@@ -27,6 +27,7 @@ const (
 	ReasonNotProvisioned  = "NotProvisioned"
 	ReasonSLANotVerified  = "SLANotVerified"
 	ReasonReleasing       = "Releasing"
+	ReasonSessionLost     = "SessionLost"
 )
 
 // Device is one UE the slice guarantees connectivity for. It names equipment,
@@ -245,6 +246,98 @@ type MedicalSliceStatus struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +optional
 	Sessions []CoreSession `json:"sessions,omitempty"`
+
+	// sla summarises what the probes measured, beside the core's own evidence.
+	// +optional
+	SLA *SLAStatus `json:"sla,omitempty"`
+}
+
+// Verdict values of SLAStatus.
+const (
+	VerdictGo   = "GO"
+	VerdictNoGo = "NO-GO"
+)
+
+// SLAStatus is the measured state of a slice's SLA, worst device first.
+type SLAStatus struct {
+	// verdict is GO when the Ready condition is True, NO-GO otherwise; a
+	// copy of Ready for people reading a table.
+	// +kubebuilder:validation:Enum=GO;NO-GO
+	// +optional
+	Verdict string `json:"verdict,omitempty"`
+
+	// rttP50 is the median round-trip time over the verification period.
+	// +optional
+	RTTP50 *metav1.Duration `json:"rttP50,omitempty"`
+
+	// rttP99 is the 99th percentile round-trip time over the verification period (worst window).
+	// +optional
+	RTTP99 *metav1.Duration `json:"rttP99,omitempty"`
+
+	// jitterP99 is the 99th percentile of |IPDV| (RFC 5481) over the verification period.
+	// +optional
+	JitterP99 *metav1.Duration `json:"jitterP99,omitempty"`
+
+	// lossRatio is the share of probe packets lost over the verification period.
+	// +kubebuilder:validation:MaxLength=16
+	// +optional
+	LossRatio string `json:"lossRatio,omitempty"`
+
+	// compliance is good windows / windows since probing started, e.g. "0.9990".
+	// +kubebuilder:validation:MaxLength=16
+	// +optional
+	Compliance string `json:"compliance,omitempty"`
+
+	// windows is how many SLA windows have closed since probing started.
+	// +optional
+	Windows int32 `json:"windows,omitempty"`
+
+	// goodWindows is how many of them met every target.
+	// +optional
+	GoodWindows int32 `json:"goodWindows,omitempty"`
+
+	// lastViolation is the most recent run of consecutive bad windows.
+	// +optional
+	LastViolation *SLAViolation `json:"lastViolation,omitempty"`
+
+	// network is the latest evidence from the core (QoS notifications and monitoring reports).
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Network string `json:"network,omitempty"`
+
+	// lastEvaluated is when the verdict was computed.
+	// +optional
+	LastEvaluated *metav1.Time `json:"lastEvaluated,omitempty"`
+}
+
+// SLAViolation is a run of consecutive windows that missed a target.
+type SLAViolation struct {
+	// start of the first bad window.
+	// +required
+	Start metav1.Time `json:"start"`
+
+	// end of the last bad window; absent while the violation lasts.
+	// +optional
+	End *metav1.Time `json:"end,omitempty"`
+
+	// metric that missed its target, e.g. rtt_p99, jitter_p99, loss, no_samples.
+	// +kubebuilder:validation:MaxLength=32
+	// +required
+	Metric string `json:"metric"`
+
+	// observed is the worst value seen, e.g. "31.2ms".
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Observed string `json:"observed,omitempty"`
+
+	// target is the value it had to meet, e.g. "20ms".
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Target string `json:"target,omitempty"`
+
+	// windows is how many consecutive windows it spans.
+	// +optional
+	Windows int32 `json:"windows,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -254,6 +347,9 @@ type MedicalSliceStatus struct {
 // +kubebuilder:printcolumn:name="Core",type=string,JSONPath=`.spec.coreRef`
 // +kubebuilder:printcolumn:name="Provisioned",type=string,JSONPath=`.status.conditions[?(@.type=="Provisioned")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="GO",type=string,JSONPath=`.status.sla.verdict`
+// +kubebuilder:printcolumn:name="RTT-P99",type=string,JSONPath=`.status.sla.rttP99`
+// +kubebuilder:printcolumn:name="Loss",type=string,JSONPath=`.status.sla.lossRatio`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

@@ -33,6 +33,7 @@ import (
 	"github.com/medslice/medslice/internal/metrics"
 	"github.com/medslice/medslice/internal/notify"
 	"github.com/medslice/medslice/internal/plan"
+	"github.com/medslice/medslice/internal/probe"
 	"github.com/medslice/medslice/internal/scheme"
 )
 
@@ -45,6 +46,8 @@ type options struct {
 	concurrency                        int
 	probeSource                        string
 	crashPoint                         string
+	noProbes                           bool
+	emulatedUserPlane, emulatedRefl    string
 }
 
 func main() {
@@ -62,6 +65,9 @@ func main() {
 	flag.DurationVar(&o.corePing, "core-ping-interval", 30*time.Second, "how often each core's reachability is checked")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 16, "slices reconciled in parallel")
 	flag.StringVar(&o.probeSource, "probe-source", "", "the operator's probe source address, added to every slice's flow descriptions")
+	flag.BoolVar(&o.noProbes, "disable-probes", false, "do not probe slices: SLAMet stays Unknown and no slice is ever GO")
+	flag.StringVar(&o.emulatedUserPlane, "emulated-user-plane", "", "development only: the core emulator's URL; probes go through its emulated user plane instead of to device addresses")
+	flag.StringVar(&o.emulatedRefl, "emulated-reflector", "", "development only: the reflector address the emulated user plane relays device probes to")
 	flag.StringVar(&o.crashPoint, "testing-crash-point", "", "testing only: 'after-core-create' sends SIGKILL to this process right after the first core create, before its status write")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -109,6 +115,7 @@ func run(ctx context.Context, o options) error {
 	cores := &coreconn.Pool{Timeout: o.coreTimeout}
 	inbox := &notify.Inbox{}
 	wake := make(chan event.TypedGenericEvent[*v1alpha1.MedicalSlice], 4096)
+	deliverEvidence := func(notify.Event) {}
 
 	slices := &controllers.MedicalSliceReconciler{
 		Client:         mgr.GetClient(),
@@ -121,6 +128,35 @@ func run(ctx context.Context, o options) error {
 		VerifyInterval: o.verifyInterval,
 		ProbeSource:    o.probeSource,
 		Notifications:  wake,
+	}
+	obs := &metrics.ProbeObserver{}
+	if !o.noProbes {
+		probes := &probe.Manager{
+			Now:          clk.Now,
+			EvalInterval: 100 * time.Millisecond,
+			Observer:     obs,
+			Log:          ctrl.Log.WithName("probe"),
+			OnChange: func(key types.NamespacedName) {
+				s := &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+				select {
+				case wake <- event.TypedGenericEvent[*v1alpha1.MedicalSlice]{Object: s}:
+				default:
+				}
+			},
+		}
+		if err := mgr.Add(probes); err != nil {
+			return err
+		}
+		slices.Probes = probes
+		deliverEvidence = func(ev notify.Event) {
+			for _, r := range ev.Reports {
+				probes.AddNetworkReport(ev.Ref.Slice, ev.Ref.Device, ev.Received, r.Kind, r.Detail)
+			}
+		}
+	}
+	if o.emulatedUserPlane != "" {
+		routes := &probe.EmulatorRoutes{AdminURL: o.emulatedUserPlane, Reflector: o.emulatedRefl}
+		slices.ProbeRoute = routes.Route
 	}
 	if o.crashPoint == "after-core-create" {
 		slices.AfterCoreCreate = func() {
@@ -149,6 +185,7 @@ func run(ctx context.Context, o options) error {
 		Log:    ctrl.Log.WithName("notify"),
 		Deliver: func(ev notify.Event) {
 			inbox.Record(ev)
+			deliverEvidence(ev)
 			s := &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ev.Ref.Slice.Namespace, Name: ev.Ref.Slice.Name}}
 			select {
 			case wake <- event.TypedGenericEvent[*v1alpha1.MedicalSlice]{Object: s}:

@@ -107,6 +107,21 @@ func TestReceiver(t *testing.T) {
 			wantStatus: http.StatusNoContent,
 			wantEvent:  &Event{Ref: testRef(), Events: []string{"ALL_SDF_DEACTIVATION"}, Terminated: true},
 		},
+		"NEF QoS not guaranteed": {
+			path: base, contentType: "application/json",
+			body:       `{"eventReports":[{"event":"QOS_NOT_GUARANTEED"}]}`,
+			wantStatus: http.StatusNoContent,
+			wantEvent:  &Event{Ref: testRef(), Events: []string{"QOS_NOT_GUARANTEED"}, Reports: []Report{{Kind: ReportQoSNotGuaranteed, Detail: "NEF user plane event"}}},
+		},
+		"PCF QoS notification control": {
+			path: base + "/notify", contentType: "application/json",
+			body:       `{"evNotifs":[{"event":"QOS_NOTIF"}],"qncReports":[{"notifType":"GUARANTEED"}],"qosMonReports":[{"rtDelays":[12]}]}`,
+			wantStatus: http.StatusNoContent,
+			wantEvent: &Event{Ref: testRef(), Events: []string{"QOS_NOTIF"}, Reports: []Report{
+				{Kind: ReportQoSGuaranteed, Detail: "PCF QoS notification control"},
+				{Kind: ReportQoSMonitoring, Detail: "packet delay ms: uplink [] downlink [] round trip [12]"},
+			}},
+		},
 		"forged token":        {path: base[:len(base)-4] + "AAAA", contentType: "application/json", body: `{"eventReports":[{"event":"X"}]}`, wantStatus: http.StatusNotFound},
 		"wrong content type":  {path: base, contentType: "text/plain", body: `{}`, wantStatus: http.StatusUnsupportedMediaType},
 		"unknown field":       {path: base, contentType: "application/json", body: `{"eventReports":[{"event":"X"}],"evil":1}`, wantStatus: http.StatusBadRequest},

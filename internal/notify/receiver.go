@@ -28,6 +28,27 @@ type Event struct {
 	Events []string
 	// Terminated is true when the core says the session has ended.
 	Terminated bool
+	// Reports is the QoS evidence in the notification, normalised across
+	// NEF and PCF: kind QOS_GUARANTEED, QOS_NOT_GUARANTEED or QOS_MONITORING.
+	Reports []Report
+}
+
+// Report is one piece of QoS evidence from the core.
+type Report struct {
+	Kind   string
+	Detail string
+}
+
+// Evidence kinds.
+const (
+	ReportQoSGuaranteed    = "QOS_GUARANTEED"
+	ReportQoSNotGuaranteed = "QOS_NOT_GUARANTEED"
+	ReportQoSMonitoring    = "QOS_MONITORING"
+)
+
+// delays describes QoS monitoring delays (TS 29.512 QosMonitoringReport, ms).
+func delays(ul, dl, rt []int32) string {
+	return fmt.Sprintf("packet delay ms: uplink %v downlink %v round trip %v", ul, dl, rt)
 }
 
 // Outcome labels the result of one received notification, for metrics.
@@ -119,6 +140,18 @@ func (rc *Receiver) receive(r *http.Request) (Event, int, error) {
 		for _, n := range en.EvNotifs {
 			ev.Events = append(ev.Events, string(n.Event))
 		}
+		// TS 29.514 §5.6.2.x: QOS_NOTIF carries qncReports with the notifType.
+		for _, q := range en.QncReports {
+			switch q.NotifType {
+			case "NOT_GUARANTEED":
+				ev.Reports = append(ev.Reports, Report{Kind: ReportQoSNotGuaranteed, Detail: "PCF QoS notification control"})
+			case "GUARANTEED":
+				ev.Reports = append(ev.Reports, Report{Kind: ReportQoSGuaranteed, Detail: "PCF QoS notification control"})
+			}
+		}
+		for _, m := range en.QosMonReports {
+			ev.Reports = append(ev.Reports, Report{Kind: ReportQoSMonitoring, Detail: delays(m.UlDelays, m.DlDelays, m.RtDelays)})
+		}
 	default: // TS 29.122 §5.14.2.1.3: NEF UserPlaneNotificationData.
 		var un models.Nef_AsSessQoS_UserPlaneNotificationData
 		if err := decodeStrict(body, &un); err != nil {
@@ -129,8 +162,14 @@ func (rc *Receiver) receive(r *http.Request) (Event, int, error) {
 		}
 		for _, er := range un.EventReports {
 			ev.Events = append(ev.Events, string(er.Event))
-			if er.Event == eventSessionTermination {
+			switch er.Event {
+			case eventSessionTermination:
 				ev.Terminated = true
+			case ReportQoSGuaranteed, ReportQoSNotGuaranteed: // TS 29.122 UserPlaneEvent
+				ev.Reports = append(ev.Reports, Report{Kind: string(er.Event), Detail: "NEF user plane event"})
+			}
+			for _, m := range er.QosMonReports {
+				ev.Reports = append(ev.Reports, Report{Kind: ReportQoSMonitoring, Detail: delays(m.UlDelays, m.DlDelays, m.RtDelays)})
 			}
 		}
 	}
