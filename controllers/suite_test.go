@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -25,6 +26,7 @@ import (
 	"github.com/medslice/medslice/internal/emulator"
 	"github.com/medslice/medslice/internal/notify"
 	"github.com/medslice/medslice/internal/plan"
+	"github.com/medslice/medslice/internal/probe"
 	"github.com/medslice/medslice/internal/testenv"
 )
 
@@ -43,6 +45,7 @@ var (
 	emuURL  string
 	signer  *notify.Signer
 	sweeper *Sweeper
+	probes  *probe.Manager
 	ctx     = context.Background()
 )
 
@@ -80,10 +83,19 @@ func setup() error {
 	}
 	cores := &coreconn.Pool{Timeout: 5 * time.Second}
 	wake := make(chan event.TypedGenericEvent[*v1alpha1.MedicalSlice], 128)
+	probes = &probe.Manager{
+		Now: time.Now, EvalInterval: 20 * time.Millisecond, Log: ctrl.Log,
+		OnChange: func(key types.NamespacedName) {
+			wake <- event.TypedGenericEvent[*v1alpha1.MedicalSlice]{Object: &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
+		},
+	}
+	if err := mgr.Add(probes); err != nil {
+		return err
+	}
 	if err := (&MedicalSliceReconciler{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
 		Cores: cores, Signer: signer, Inbox: &notify.Inbox{}, Expiry: plan.Expiry{Lease: 10 * time.Minute},
-		VerifyInterval: verifyInterval, Notifications: wake,
+		VerifyInterval: verifyInterval, Notifications: wake, Probes: probes,
 	}).SetupWithManager(mgr, 4); err != nil {
 		return err
 	}
