@@ -22,6 +22,17 @@ test: controlplane build ## Unit, integration (real kube-apiserver) and end-to-e
 e2e: controlplane build ## End-to-end tests of the built binaries only.
 	$(GO) test -count=1 -tags e2e -timeout 20m -v ./e2e/...
 
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 60s) each.
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd); do \
+		pkg=./$$(dirname $$f); \
+		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
+			echo "== fuzz $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done
+
 .PHONY: bench
 bench: controlplane build ## Benchmarks of DESIGN §10; prints figures and the machine.
 	$(GO) run ./hack/bench
