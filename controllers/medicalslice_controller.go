@@ -157,7 +157,13 @@ func (r *MedicalSliceReconciler) reconcile(ctx context.Context, s *v1alpha1.Medi
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 
+	if by := s.Annotations[v1alpha1.PreemptedByAnnotation]; by != "" {
+		return ctrl.Result{}, r.releasePreempted(ctx, s, by, p)
+	}
 	eff := plan.Resolve(s, &profile)
+	if s.Status.Remediation != nil && s.Status.Remediation.Escalated {
+		plan.Escalate(&eff, profile.Spec.AlternativeQoS)
+	}
 	desired, err := plan.Sessions(s, plan.Input{
 		Effective:   eff,
 		Core:        &cn,
@@ -192,9 +198,12 @@ func (r *MedicalSliceReconciler) reconcile(ctx context.Context, s *v1alpha1.Medi
 		r.setProvisioned(s, metav1.ConditionTrue, v1alpha1.ReasonSessionsReady, fmt.Sprintf("%d of %d sessions confirmed by %s", sync.ready, len(desired), cn.Name))
 	}
 
-	r.verify(ctx, s, eff, p.lost, p)
-
 	next := r.VerifyInterval
+	if v, ok := r.verify(ctx, s, eff, p.lost, p); ok {
+		if soon := r.remediate(ctx, s, &profile, eff, v, p); soon > 0 {
+			next = min(next, soon)
+		}
+	}
 	if !sync.renewAt.IsZero() {
 		next = min(next, max(sync.renewAt.Sub(p.now), time.Second))
 	}

@@ -80,7 +80,7 @@ func (r *MedicalSliceReconciler) probeSpec(ctx context.Context, s *v1alpha1.Medi
 // verify runs the slice's probes while it is provisioned and sets SLAMet
 // and Ready from their verdict. GO is a measurement: anything missing,
 // stale or failing is NO-GO with the reason.
-func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.MedicalSlice, e plan.Effective, sessionLost bool, p *pass) {
+func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.MedicalSlice, e plan.Effective, sessionLost bool, p *pass) (sla.Verdict, bool) {
 	key := types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
 	if r.Probes == nil || !meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionProvisioned) {
 		if r.Probes != nil {
@@ -89,7 +89,7 @@ func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.Medical
 			r.Probes.Stop(key)
 		}
 		s.Status.SLA = nil
-		return
+		return sla.Verdict{}, false
 	}
 	spec, err := r.probeSpec(ctx, s, e)
 	if err == nil {
@@ -102,7 +102,7 @@ func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.Medical
 		setCondition(s, v1alpha1.ConditionSLAMet, metav1.ConditionUnknown, v1alpha1.ReasonInvalidSpec, err.Error())
 		setCondition(s, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, "NO-GO: cannot probe: "+err.Error())
 		s.Status.SLA = &v1alpha1.SLAStatus{Verdict: v1alpha1.VerdictNoGo}
-		return
+		return sla.Verdict{}, false
 	}
 	v, ok := r.Probes.Verdict(key)
 	if !ok {
@@ -141,6 +141,7 @@ func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.Medical
 			p.event(corev1.EventTypeWarning, "NoGo", "Verify", "NO-GO: %s", v.Message)
 		}
 	}
+	return v, true
 }
 
 func slaStatus(v sla.Verdict) *v1alpha1.SLAStatus {

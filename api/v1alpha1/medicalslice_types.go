@@ -28,6 +28,7 @@ const (
 	ReasonSLANotVerified  = "SLANotVerified"
 	ReasonReleasing       = "Releasing"
 	ReasonSessionLost     = "SessionLost"
+	ReasonPreempted       = "Preempted"
 )
 
 // Device is one UE the slice guarantees connectivity for. It names equipment,
@@ -198,6 +199,10 @@ type MedicalSliceSpec struct {
 	// probe says where the active probes go.
 	// +optional
 	Probe *ProbeTarget `json:"probe,omitempty"`
+
+	// remediation overrides the profile's remediation policy.
+	// +optional
+	Remediation *Remediation `json:"remediation,omitempty"`
 }
 
 // CoreSession records one session the core confirmed for one device.
@@ -247,10 +252,72 @@ type MedicalSliceStatus struct {
 	// +optional
 	Sessions []CoreSession `json:"sessions,omitempty"`
 
+	// remediation is what the operator has done about the current violation.
+	// +optional
+	Remediation *RemediationStatus `json:"remediation,omitempty"`
+
 	// sla summarises what the probes measured, beside the core's own evidence.
 	// +optional
 	SLA *SLAStatus `json:"sla,omitempty"`
 }
+
+// RemediationAction is one step the operator may take against an SLA violation.
+// +kubebuilder:validation:Enum=Reprovision;Escalate;Preempt
+type RemediationAction string
+
+const (
+	// RemediationReprovision re-sends every core session of the slice, in
+	// case the core lost or degraded what it had installed.
+	RemediationReprovision RemediationAction = "Reprovision"
+	// RemediationEscalate switches the slice to its profile's alternativeQoS.
+	RemediationEscalate RemediationAction = "Escalate"
+	// RemediationPreempt releases pre-emptable, lower-priority slices on the
+	// same core (only for a slice whose ARP may pre-empt).
+	RemediationPreempt RemediationAction = "Preempt"
+)
+
+// Remediation is the policy against SLA violations: the actions are tried in
+// order, each given `patience` to restore the SLA before the next.
+type Remediation struct {
+	// actions in the order they are tried; empty means none.
+	// +kubebuilder:validation:MaxItems=3
+	// +listType=set
+	// +optional
+	Actions []RemediationAction `json:"actions,omitempty"`
+
+	// patience is how long an action has to restore the SLA before the next is tried, e.g. "2s".
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]{1,9})?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) >= duration('100ms') && duration(self) <= duration('1h')",message="patience must be a duration from 100ms to 1h, such as 2s"
+	// +optional
+	Patience *metav1.Duration `json:"patience,omitempty"`
+}
+
+// RemediationStatus records the remediation of the current violation.
+type RemediationStatus struct {
+	// lastAction is the last action taken.
+	// +optional
+	LastAction RemediationAction `json:"lastAction,omitempty"`
+
+	// lastActionTime is when it was taken.
+	// +optional
+	LastActionTime *metav1.Time `json:"lastActionTime,omitempty"`
+
+	// escalated is true once the slice runs on its profile's alternativeQoS; it stays so until the slice ends.
+	// +optional
+	Escalated bool `json:"escalated,omitempty"`
+
+	// preempted lists the slices released for this one, as namespace/name.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=317
+	// +listType=set
+	// +optional
+	Preempted []string `json:"preempted,omitempty"`
+}
+
+// PreemptedByAnnotation on a slice names the slice that pre-empted it; its
+// sessions are released until an engineer removes the annotation.
+const PreemptedByAnnotation = "medslice.io/preempted-by"
 
 // Verdict values of SLAStatus.
 const (

@@ -62,6 +62,10 @@ type SliceProfileSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,6}([.][0-9]{1,9})?(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('8760h')",message="maxDuration must be a duration from 1m to 8760h, such as 12h"
 	// +optional
 	MaxDuration *metav1.Duration `json:"maxDuration,omitempty"`
+
+	// remediation is what the operator does when slices of this profile violate their SLA.
+	// +optional
+	Remediation *Remediation `json:"remediation,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -63,6 +63,14 @@ func Resolve(s *v1alpha1.MedicalSlice, p *v1alpha1.SliceProfile) Effective {
 	return e
 }
 
+// Escalate switches e to the profile's alternative QoS: the remediation
+// that asks the core for a stronger flow (DESIGN §5).
+func Escalate(e *Effective, alternative *v1alpha1.QoS) {
+	if alternative != nil {
+		mergeQoS(&e.QoS, alternative)
+	}
+}
+
 func mergeQoS(dst *v1alpha1.QoS, o *v1alpha1.QoS) {
 	setPtr(&dst.FiveQI, o.FiveQI)
 	if o.ARP != nil {
