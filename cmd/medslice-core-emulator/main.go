@@ -35,6 +35,7 @@ func run() error {
 	expiry := flag.Duration("expiry-interval", emulator.DefaultExpiryInterval, "how often to end sessions whose time has come")
 	seed := flag.Uint64("seed", 1, "seed of the fault injection's random numbers")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	up := userPlaneFlags(flag.CommandLine)
 	flag.Parse()
 
 	var level slog.Level
@@ -59,6 +60,11 @@ func run() error {
 		return errors.New("--default-session-ttl must be positive")
 	}
 
+	upCfg, err := up.config()
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -73,6 +79,7 @@ func run() error {
 		DefaultSessionTTL: *ttl,
 		Seed:              *seed,
 		Logger:            log,
+		UserPlane:         upCfg,
 	})
 	if err != nil {
 		_ = ln.Close()
@@ -82,6 +89,12 @@ func run() error {
 	log.Warn("this is medslice-core-emulator, a test double of a 5G core, not a 5G core")
 	log.Info("core emulator listening", "addr", ln.Addr().String(), "apiRoot", root,
 		"gbrUl", ul.String(), "gbrDl", dl.String(), "maxSessions", *maxSessions, "defaultSessionTTL", *ttl)
+
+	if fwd := srv.UserPlane(); fwd != nil {
+		for _, r := range fwd.Routes() {
+			log.Info("user plane route: send to network to reach the UE's target", "ue", r.UE, "network", r.Network, "target", r.Target)
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -44,6 +44,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Notify tunes notification delivery; zero values take defaults.
 	Notify NotifyConfig
+	// UserPlane configures the emulated user plane (userplane_wiring.go).
+	UserPlane UserPlaneConfig
 }
 
 // Server is the core emulator. Create it with New and stop it with Close.
@@ -55,6 +57,9 @@ type Server struct {
 	faults   *faults
 	notifier *notifier
 	handler  http.Handler
+
+	// userPlane is nil when the user plane is not emulated.
+	userPlane *userPlane
 }
 
 // New builds an emulator and starts its notification workers.
@@ -85,6 +90,10 @@ func New(cfg Config) (*Server, error) {
 		faults: newFaults(cfg.Seed),
 	}
 	s.notifier = newNotifier(cfg.Notify, cfg.Logger)
+	if err := s.startUserPlane(); err != nil {
+		s.notifier.close()
+		return nil, err
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -92,9 +101,12 @@ func New(cfg Config) (*Server, error) {
 // Handler serves the NEF, PCF and admin APIs and /healthz.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close stops the notification workers; queued notifications are dropped, as
-// a core that stops would drop them.
-func (s *Server) Close() { s.notifier.close() }
+// Close stops the notification workers and the user plane; queued
+// notifications are dropped, as a core that stops would drop them.
+func (s *Server) Close() {
+	s.notifier.close()
+	s.stopUserPlane()
+}
 
 // ExpireSessions ends every session whose time bound has passed, sends their
 // termination notifications and tells how many ended. Serve runs it
@@ -103,6 +115,7 @@ func (s *Server) ExpireSessions() int {
 	gone := s.store.expire(s.now())
 	for _, rec := range gone {
 		s.log.Info("session expired", "id", rec.ID, "api", rec.API, "correlation", rec.Correlation, "expiresAt", rec.ExpiresAt)
+		s.forgetUserPlane(rec.ID)
 		s.notifyTermination(rec)
 	}
 	return len(gone)
@@ -206,7 +219,8 @@ func (s *Server) routes() http.Handler {
 	}
 
 	s.adminRoutes(mux)
-	return withEmulatorHeader(mux)
+	s.userPlaneRoutes(mux)
+	return withEmulatorHeader(s.withUserPlaneReset(mux))
 }
 
 // route registers one handler per method on path and answers any other
@@ -238,6 +252,7 @@ func withEmulatorHeader(h http.Handler) http.Handler {
 // applied after the request took effect, so that a client that gives up
 // early meets the case that matters: the core did it, the answer was lost.
 func (s *Server) api(api API, h http.HandlerFunc) http.Handler {
+	h = s.withUserPlaneSync(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
 		s.ExpireSessions()

@@ -49,5 +49,5 @@
 // write the datagram out at its time; see waker for how they keep to it
 // within microseconds. Readers (one per socket) classify and queue; no
 // goroutine is started per datagram and the forwarding path does not
-// allocate: datagrams travel in pooled buffers.
+// allocate: datagrams travel in reused buffers.
 package userplane

@@ -338,16 +338,21 @@ func (f *Forwarder) Routes() []Route {
 	f.mu.Unlock()
 	out := make([]Route, 0, len(rs))
 	for _, r := range rs {
-		r.mu.RLock()
-		n := len(r.peers)
-		r.mu.RUnlock()
-		out = append(out, Route{
-			UE: r.ue, Network: r.network, Target: r.target, Peers: n,
-			Downlink: r.downlink.Load(), Uplink: r.uplink.Load(), Refused: r.refused.Load(),
-		})
+		out = append(out, r.info())
 	}
 	slices.SortFunc(out, func(a, b Route) int { return a.UE.Compare(b.UE) })
 	return out
+}
+
+// Route returns ue's route; ok is false when it has none.
+func (f *Forwarder) Route(ue netip.Addr) (_ Route, ok bool) {
+	f.mu.Lock()
+	r := f.routes[ue.Unmap()]
+	f.mu.Unlock()
+	if r == nil {
+		return Route{}, false
+	}
+	return r.info(), true
 }
 
 // Stats are the link's counters.
@@ -393,6 +398,16 @@ type peer struct {
 	from     netip.AddrPort
 	conn     *net.UDPConn // device side, connected to the target
 	lastSeen atomic.Int64
+}
+
+func (r *route) info() Route {
+	r.mu.RLock()
+	n := len(r.peers)
+	r.mu.RUnlock()
+	return Route{
+		UE: r.ue, Network: r.network, Target: r.target, Peers: n,
+		Downlink: r.downlink.Load(), Uplink: r.uplink.Load(), Refused: r.refused.Load(),
+	}
 }
 
 func (r *route) close() {
@@ -489,7 +504,7 @@ func (p *peer) readDevice() {
 	}
 }
 
-// forward copies a datagram into a pooled packet and hands it to the link.
+// forward copies a datagram into a reused packet and hands it to the link.
 func (f *Forwarder) forward(dir Direction, r *route, data []byte, conn *net.UDPConn, to netip.AddrPort, ft FiveTuple) {
 	pk := getPacket(len(data))
 	pk.n = copy(pk.buf, data)

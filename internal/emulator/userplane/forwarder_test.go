@@ -403,7 +403,7 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	ft := FiveTuple{Protocol: udpProtocol, Src: testProbeSource, SrcPort: 40000, Dst: testUEAddr, DstPort: refl.Port()}
 	send := func() { f.forward(Downlink, r, data, sink, netip.AddrPort{}, ft) }
 	// Warm-up grows the queue and the delay line to what the measured
-	// run needs and fills the buffer pool.
+	// run needs and fills the free lists.
 	for range 2500 {
 		send()
 	}

@@ -212,7 +212,7 @@ func TestLinkIdleCatchUp(t *testing.T) {
 }
 
 // TestLinkPathDoesNotAllocate protects the per-packet cost: queueing,
-// scheduling and delivering a pooled packet allocates nothing once the
+// scheduling and delivering a reused packet allocates nothing once the
 // queues have grown.
 func TestLinkPathDoesNotAllocate(t *testing.T) {
 	m := newManualLink(1)

@@ -10,9 +10,10 @@ const (
 	// maxDatagram is the largest UDP payload; readers use a buffer this
 	// size so that no datagram is truncated on the way through.
 	maxDatagram = 65535
-	// smallBuffer holds any datagram up to an Ethernet MTU with room to
-	// spare: STAMP test packets (44 octets, RFC 8762 §4.2) and most
-	// clinical traffic. Larger ones take a maxDatagram buffer.
+	// tinyBuffer holds STAMP test packets (44 octets, RFC 8762 §4.2) and
+	// other short datagrams; smallBuffer any datagram up to an Ethernet
+	// MTU with room to spare. Larger ones take a maxDatagram buffer.
+	tinyBuffer  = 256
 	smallBuffer = 2048
 	// ipv4Overhead and ipv6Overhead are the IP and UDP headers a datagram
 	// carries on the emulated link (RFC 791, RFC 8200, RFC 768), which the
@@ -22,10 +23,10 @@ const (
 )
 
 // packet is one datagram inside a link, or a run of background bytes.
-// Packets come from pools and go back once delivered or dropped, so the
+// Packets come from free lists and go back once delivered or dropped, so the
 // forwarding path does not allocate.
 type packet struct {
-	buf []byte // pooled storage, cap smallBuffer or maxDatagram
+	buf []byte // reused storage, cap tinyBuffer, smallBuffer or maxDatagram
 	n   int    // payload length, buf[:n]
 	// wire is what the packet occupies on the link in bytes: payload plus
 	// headers, or for a background run the bytes not yet sent.
@@ -43,38 +44,80 @@ type packet struct {
 	to   netip.AddrPort
 }
 
+// freeList keeps released packets of one buffer size for reuse. Unlike a
+// sync.Pool it is not emptied by each garbage collection, so a steady
+// stream of datagrams allocates nothing; it keeps at most max packets, a
+// queue limit's worth of small datagrams, beyond which released packets
+// are left to the collector.
+type freeList struct {
+	size, max int
+	mu        sync.Mutex
+	items     []*packet
+}
+
+func (fl *freeList) get() *packet {
+	fl.mu.Lock()
+	if n := len(fl.items); n > 0 {
+		p := fl.items[n-1]
+		fl.items[n-1] = nil
+		fl.items = fl.items[:n-1]
+		fl.mu.Unlock()
+		return p
+	}
+	fl.mu.Unlock()
+	p := &packet{}
+	if fl.size > 0 {
+		p.buf = make([]byte, fl.size)
+	}
+	return p
+}
+
+func (fl *freeList) put(p *packet) {
+	fl.mu.Lock()
+	if len(fl.items) < fl.max {
+		fl.items = append(fl.items, p)
+	}
+	fl.mu.Unlock()
+}
+
 var (
-	smallPackets = sync.Pool{New: func() any { return &packet{buf: make([]byte, smallBuffer)} }}
-	largePackets = sync.Pool{New: func() any { return &packet{buf: make([]byte, maxDatagram)} }}
-	runPackets   = sync.Pool{New: func() any { return &packet{} }}
+	tinyPackets  = &freeList{size: tinyBuffer, max: 1 << 15}
+	smallPackets = &freeList{size: smallBuffer, max: 1 << 12}
+	largePackets = &freeList{size: maxDatagram, max: 1 << 5}
+	runPackets   = &freeList{max: 1 << 10}
 )
 
 // getPacket returns a packet with room for n payload bytes.
 func getPacket(n int) *packet {
-	if n <= smallBuffer {
-		return smallPackets.Get().(*packet)
+	switch {
+	case n <= tinyBuffer:
+		return tinyPackets.get()
+	case n <= smallBuffer:
+		return smallPackets.get()
 	}
-	return largePackets.Get().(*packet)
+	return largePackets.get()
 }
 
 // getRun returns a background run of wire bytes.
 func getRun(wire int) *packet {
-	p := runPackets.Get().(*packet)
+	p := runPackets.get()
 	p.synthetic, p.wire, p.level = true, wire, BestEffort
 	return p
 }
 
-// release returns p to its pool, dropping its references.
+// release returns p to its free list, dropping its references.
 func release(p *packet) {
 	buf := p.buf
 	*p = packet{buf: buf}
 	switch cap(buf) {
 	case 0:
-		runPackets.Put(p)
+		runPackets.put(p)
+	case tinyBuffer:
+		tinyPackets.put(p)
 	case smallBuffer:
-		smallPackets.Put(p)
+		smallPackets.put(p)
 	default:
-		largePackets.Put(p)
+		largePackets.put(p)
 	}
 }
 
