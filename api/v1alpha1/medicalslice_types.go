@@ -29,6 +29,10 @@ const (
 	ReasonReleasing       = "Releasing"
 	ReasonSessionLost     = "SessionLost"
 	ReasonPreempted       = "Preempted"
+	ReasonDeclined        = "Declined"
+	ReasonScheduled       = "Scheduled"
+	ReasonEnded           = "Ended"
+	ReasonReleaseRefused  = "ReleaseRefused"
 )
 
 // Device is one UE the slice guarantees connectivity for. It names equipment,
@@ -252,6 +256,10 @@ type MedicalSliceStatus struct {
 	// +optional
 	Sessions []CoreSession `json:"sessions,omitempty"`
 
+	// admission is the booking decision: what capacity the slice holds on its core, and when.
+	// +optional
+	Admission *AdmissionStatus `json:"admission,omitempty"`
+
 	// remediation is what the operator has done about the current violation.
 	// +optional
 	Remediation *RemediationStatus `json:"remediation,omitempty"`
@@ -259,6 +267,69 @@ type MedicalSliceStatus struct {
 	// sla summarises what the probes measured, beside the core's own evidence.
 	// +optional
 	SLA *SLAStatus `json:"sla,omitempty"`
+}
+
+// AdmissionDecision is the outcome of admission against a core's capacity.
+// +kubebuilder:validation:Enum=Admitted;Declined;Preempted
+type AdmissionDecision string
+
+const (
+	AdmissionAdmitted  AdmissionDecision = "Admitted"
+	AdmissionDeclined  AdmissionDecision = "Declined"
+	AdmissionPreempted AdmissionDecision = "Preempted"
+)
+
+// ForceReleaseAnnotation, set to "true" on an active surgical slice, lets a
+// delete or an edit release its sessions before the booked end.
+const ForceReleaseAnnotation = "medslice.io/force-release"
+
+// Reservation is capacity held on a core.
+type Reservation struct {
+	// gbrUplinkKbps is the guaranteed uplink bit rate held, in kbit/s.
+	// +optional
+	GBRUplinkKbps int64 `json:"gbrUplinkKbps,omitempty"`
+
+	// gbrDownlinkKbps is the guaranteed downlink bit rate held, in kbit/s.
+	// +optional
+	GBRDownlinkKbps int64 `json:"gbrDownlinkKbps,omitempty"`
+
+	// sessions is the number of core sessions held.
+	// +optional
+	Sessions int64 `json:"sessions,omitempty"`
+}
+
+// AdmissionStatus is the persisted admission decision of a slice. Decisions
+// are deterministic and survive restarts and leader changes: they are
+// revisited only when the slice or the bookings around it change.
+type AdmissionStatus struct {
+	// decision is Admitted, Declined or Preempted.
+	// +required
+	Decision AdmissionDecision `json:"decision"`
+
+	// reserved is the capacity held while admitted.
+	// +optional
+	Reserved Reservation `json:"reserved,omitempty"`
+
+	// from is when the held capacity starts (schedule start minus lead time, or admission time).
+	// +optional
+	From *metav1.Time `json:"from,omitempty"`
+
+	// until is when it ends; absent for an open-ended slice.
+	// +optional
+	Until *metav1.Time `json:"until,omitempty"`
+
+	// extensionDeclined is true when the latest change to the window or demand did not fit; the slice keeps what it held.
+	// +optional
+	ExtensionDeclined bool `json:"extensionDeclined,omitempty"`
+
+	// message explains the decision, e.g. which capacity conflicts and what is free.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// decidedAt is when the decision was last changed.
+	// +optional
+	DecidedAt *metav1.Time `json:"decidedAt,omitempty"`
 }
 
 // RemediationAction is one step the operator may take against an SLA violation.
