@@ -47,7 +47,9 @@ var (
 // Config configures a Forwarder.
 type Config struct {
 	// ListenHost is the address network-side sockets are bound to
-	// (default 127.0.0.1).
+	// (default 127.0.0.1). Use a specific address rather than a wildcard:
+	// replies leave from it, and a sender's connected socket drops
+	// replies from any other.
 	ListenHost netip.Addr
 	// ProbeSource is the logical source address of every datagram that
 	// enters on the network side, and the logical destination of every

@@ -22,7 +22,7 @@ const minQueueLimit = maxDatagram + ipv6Overhead
 // neverNs is "no event".
 const neverNs = math.MaxInt64
 
-// linkParams is the part of a link's configuration that can change.
+// linkParams is a link's configuration.
 type linkParams struct {
 	rate  uint64 // bits per second, > 0
 	delay int64  // base one-way delay, ns
@@ -69,7 +69,7 @@ type link struct {
 	line     delayLine
 	rng      *rand.Rand
 	counters [numLevels]queueCounters
-	planned  int64 // when the scheduler goroutine means to wake next
+	planned  int64 // what the scheduler's timer is set to
 	closed   bool
 
 	sendErrors atomic.Uint64
@@ -411,17 +411,6 @@ func (l *link) run() {
 				// delivery time.
 			}
 		}
-	}
-}
-
-// setParams changes the link from now on; what is queued stays queued.
-func (l *link) setParams(p linkParams) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.advance(l.now())
-	l.p = p
-	if l.bg.on {
-		l.setBackgroundLocked(l.bg.rate, l.bg.burstTime)
 	}
 }
 

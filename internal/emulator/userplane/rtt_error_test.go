@@ -17,15 +17,18 @@ const (
 )
 
 // idleRTTError probes a route of f n times and returns the RTT error, RTT
-// minus the delay the link injects (twice the base delay), sorted, and the
-// process CPU it took.
+// minus the delay the link injects (the base delay and the serialization
+// of a STAMP packet at the link rate, both ways), sorted, and the process
+// CPU it took.
 func idleRTTError(tb testing.TB, f *Forwarder, n int) (errs []time.Duration, cpu time.Duration) {
 	tb.Helper()
 	network, err := f.AddRoute(testUE, startReflector(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	injected := 2 * f.Config().LinkDelay
+	c := f.Config()
+	serialization := time.Duration(probeWire * 8 * uint64(time.Second) / c.LinkRate)
+	injected := 2 * (c.LinkDelay + serialization)
 	c0 := cpuTime()
 	s := probe(tb, network, uint32(n), idleInterval)
 	cpu = cpuTime() - c0
@@ -40,9 +43,8 @@ func idleRTTError(tb testing.TB, f *Forwarder, n int) (errs []time.Duration, cpu
 
 // TestIdleRTTError protects the timing of the scheduler: on an idle link,
 // what a probe measures is the delay the emulator injects plus a few tens
-// of µs of relaying (four socket hops instead of two, and 11.5 µs of
-// serialization at 100 Mbps), not timer slack, which would add up to a
-// millisecond.
+// of µs of relaying (four socket hops instead of two), not timer slack,
+// which would add up to a millisecond.
 func TestIdleRTTError(t *testing.T) {
 	f := newForwarder(t, Config{})
 	errs, cpu := idleRTTError(t, f, idleProbes)
