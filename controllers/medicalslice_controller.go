@@ -69,6 +69,10 @@ type MedicalSliceReconciler struct {
 	Probes Probes
 	// ProbeRoute maps reflector addresses to where probes are sent.
 	ProbeRoute ProbeRoute
+	// Admitter decides bookings against core capacity; nil admits all.
+	Admitter *Admitter
+	// Wake asks for another slice to be reconciled (its admission changed).
+	Wake func(types.NamespacedName)
 	// AfterCoreCreate, when set, runs right after the core accepted a
 	// create and before the status records it: crash tests kill the
 	// process there.
@@ -174,10 +178,12 @@ func (r *MedicalSliceReconciler) reconcile(ctx context.Context, s *v1alpha1.Medi
 		r.notProvisioned(s, v1alpha1.ReasonInvalidSpec, err.Error())
 		return ctrl.Result{}, nil // only an edit can fix it
 	}
-	// Admission against booked capacity arrives with scheduling; an
-	// unscheduled slice is admitted and the core enforces its own capacity.
-	setCondition(s, v1alpha1.ConditionAdmitted, metav1.ConditionTrue, v1alpha1.ReasonAdmitted,
-		fmt.Sprintf("admitted on %s; the core enforces its capacity", cn.Name))
+	if done, res, err := r.admit(ctx, s, &cn, eff, p); done {
+		return res, err
+	}
+	if done, res, err := r.schedule(ctx, s, &cn, &profile, p); done {
+		return res, err
+	}
 
 	cl, err := r.Cores.ClientFor(ctx, &cn)
 	if err != nil {
@@ -206,6 +212,9 @@ func (r *MedicalSliceReconciler) reconcile(ctx context.Context, s *v1alpha1.Medi
 	}
 	if !sync.renewAt.IsZero() {
 		next = min(next, max(sync.renewAt.Sub(p.now), time.Second))
+	}
+	if sc := s.Spec.Schedule; sc != nil {
+		next = min(next, max(sc.End.Sub(p.now), 10*time.Millisecond))
 	}
 	if sync.err != nil && core.IsRetryable(sync.err) {
 		// Returning the error makes controller-runtime retry with backoff.

@@ -148,35 +148,21 @@ func (r *MedicalSliceReconciler) preempt(ctx context.Context, s *v1alpha1.Medica
 // are released and it stays NO-GO until the annotation is removed.
 func (r *MedicalSliceReconciler) releasePreempted(ctx context.Context, s *v1alpha1.MedicalSlice, by string, p *pass) error {
 	msg := fmt.Sprintf("pre-empted by %s, whose SLA was violated; remove the %s annotation to provision again", by, v1alpha1.PreemptedByAnnotation)
-	if r.Probes != nil {
-		r.Probes.Stop(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
-	}
+	r.stopProbes(s)
 	if len(s.Status.Sessions) > 0 {
 		var cn v1alpha1.CoreNetwork
 		if err := r.Get(ctx, types.NamespacedName{Name: s.Spec.CoreRef}, &cn); err != nil {
 			return err
 		}
-		cl, err := r.Cores.ClientFor(ctx, &cn)
-		if err != nil {
+		if err := r.releaseAll(ctx, s, &cn); err != nil {
 			return err
 		}
-		var kept []v1alpha1.CoreSession
-		for _, rec := range s.Status.Sessions {
-			if err := cl.Delete(ctx, rec.ID); err != nil {
-				kept = append(kept, rec)
-			}
-		}
-		s.Status.Sessions = kept
 		p.event(corev1.EventTypeWarning, v1alpha1.ReasonPreempted, "Preempt", "%s", msg)
 	}
 	setCondition(s, v1alpha1.ConditionAdmitted, metav1.ConditionFalse, v1alpha1.ReasonPreempted, msg)
 	setCondition(s, v1alpha1.ConditionProvisioned, metav1.ConditionFalse, v1alpha1.ReasonPreempted, msg)
 	setCondition(s, v1alpha1.ConditionSLAMet, metav1.ConditionUnknown, v1alpha1.ReasonPreempted, msg)
 	setCondition(s, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonPreempted, "NO-GO: "+msg)
-	s.Status.SLA = nil
-	if len(s.Status.Sessions) > 0 {
-		return fmt.Errorf("releasing sessions of a pre-empted slice: %d left", len(s.Status.Sessions))
-	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,6 +22,20 @@ import (
 	"github.com/medslice/medslice/internal/notify"
 	"github.com/medslice/medslice/internal/plan"
 )
+
+// protectedNow is protected() for the current pass: inside the booked
+// window, of a profile that may never be pre-empted.
+func (r *MedicalSliceReconciler) protectedNow(ctx context.Context, s *v1alpha1.MedicalSlice, p *pass) bool {
+	sc := s.Spec.Schedule
+	if sc == nil || !p.now.Before(sc.End.Time) {
+		return false
+	}
+	var pr v1alpha1.SliceProfile
+	if err := r.Get(ctx, types.NamespacedName{Name: s.Spec.Profile}, &pr); err != nil {
+		return true
+	}
+	return r.protected(s, &pr)
+}
 
 // syncResult is what syncSessions found.
 type syncResult struct {
@@ -104,6 +119,12 @@ func (r *MedicalSliceReconciler) syncSessions(ctx context.Context, s *v1alpha1.M
 	}
 	// Sessions of devices no longer in the spec.
 	for _, rec := range recorded {
+		if r.protectedNow(ctx, s, p) && !forced(s) {
+			p.event(corev1.EventTypeWarning, v1alpha1.ReasonReleaseRefused, "Release",
+				"device %s was removed from an active surgical slice: its session %s is kept until the booked end; set %s=true to release it now", rec.Device, rec.ID, v1alpha1.ForceReleaseAnnotation)
+			kept = append(kept, rec)
+			continue
+		}
 		if err := cl.Delete(ctx, rec.ID); err != nil {
 			fail(rec.Device, fmt.Errorf("releasing session %s of a removed device: %w", rec.ID, err))
 			kept = append(kept, rec)
@@ -210,9 +231,28 @@ func (r *MedicalSliceReconciler) finalize(ctx context.Context, s *v1alpha1.Medic
 	if !controllerutil.ContainsFinalizer(s, SessionsFinalizer) {
 		return ctrl.Result{}, nil
 	}
-	if r.Probes != nil {
-		r.Probes.Stop(types.NamespacedName{Namespace: s.Namespace, Name: s.Name})
+	now := r.Clock.Now()
+	var profile *v1alpha1.SliceProfile
+	var pr v1alpha1.SliceProfile
+	if err := r.Get(ctx, types.NamespacedName{Name: s.Spec.Profile}, &pr); err == nil {
+		profile = &pr
 	}
+	if sc := s.Spec.Schedule; sc != nil && now.Before(sc.End.Time) && r.protected(s, profile) && !forced(s) {
+		// DESIGN §6: an active surgical slice is never torn down early by
+		// a delete unless the request says so explicitly.
+		msg := fmt.Sprintf("deletion refused while the operation runs: sessions kept until the booked end %s; set annotation %s=true to release now",
+			sc.End.Time.In(r.location()).Format(time.RFC3339), v1alpha1.ForceReleaseAnnotation)
+		r.Recorder.Eventf(s, nil, corev1.EventTypeWarning, v1alpha1.ReasonReleaseRefused, "Release", "%s", msg)
+		before := s.Status.DeepCopy()
+		setCondition(s, v1alpha1.ConditionProvisioned, metav1.ConditionTrue, v1alpha1.ReasonReleaseRefused, msg)
+		if !equality.Semantic.DeepEqual(before, &s.Status) {
+			if err := r.Status().Update(ctx, s); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		return ctrl.Result{RequeueAfter: sc.End.Sub(now)}, nil
+	}
+	r.stopProbes(s)
 	var cn v1alpha1.CoreNetwork
 	err := r.Get(ctx, types.NamespacedName{Name: s.Spec.CoreRef}, &cn)
 	switch {
@@ -230,6 +270,14 @@ func (r *MedicalSliceReconciler) finalize(ctx context.Context, s *v1alpha1.Medic
 	controllerutil.RemoveFinalizer(s, SessionsFinalizer)
 	if err := r.Update(ctx, s); err != nil {
 		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
+	}
+	if r.Admitter != nil {
+		// Cancelling frees capacity at once: declined bookings re-decide.
+		for _, k := range r.Admitter.Forget(s.Spec.CoreRef, s.UID) {
+			if r.Wake != nil {
+				r.Wake(k)
+			}
+		}
 	}
 	return ctrl.Result{}, nil
 }

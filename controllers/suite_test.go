@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +47,11 @@ var (
 	signer  *notify.Signer
 	sweeper *Sweeper
 	probes  *probe.Manager
-	ctx     = context.Background()
+	// testClock is the reconcilers' clock; booking tests move it forward.
+	testClock = &offsetClock{}
+	admitter  *Admitter
+	wakeUp    func(types.NamespacedName)
+	ctx       = context.Background()
 )
 
 func TestMain(m *testing.M) {
@@ -92,8 +97,13 @@ func setup() error {
 	if err := mgr.Add(probes); err != nil {
 		return err
 	}
+	wakeUp = func(key types.NamespacedName) {
+		wake <- event.TypedGenericEvent[*v1alpha1.MedicalSlice]{Object: &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
+	}
+	admitter = &Admitter{Reader: mgr.GetAPIReader(), Location: time.UTC}
 	if err := (&MedicalSliceReconciler{
-		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("test"), Clock: clock.RealClock{},
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("test"), Clock: testClock,
+		Admitter: admitter, Wake: func(k types.NamespacedName) { go wakeUp(k) },
 		Cores: cores, Signer: signer, Inbox: &notify.Inbox{}, Expiry: plan.Expiry{Lease: 10 * time.Minute},
 		VerifyInterval: verifyInterval, Notifications: wake, Probes: probes,
 	}).SetupWithManager(mgr, 4); err != nil {
@@ -135,6 +145,13 @@ func createFixtures() error {
 	}
 	return env.Client.Create(ctx, profile("urllc"))
 }
+
+// offsetClock is the wall clock plus an offset tests can move.
+type offsetClock struct{ offset atomic.Int64 }
+
+func (c *offsetClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *offsetClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+func (c *offsetClock) Advance(d time.Duration)         { c.offset.Add(int64(d)) }
 
 func coreNetwork(name string, api v1alpha1.CoreAPI) *v1alpha1.CoreNetwork {
 	cn := &v1alpha1.CoreNetwork{ObjectMeta: metav1.ObjectMeta{Name: name}}

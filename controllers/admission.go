@@ -1,0 +1,205 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/medslice/medslice/api/v1alpha1"
+	"github.com/medslice/medslice/internal/admission"
+	"github.com/medslice/medslice/internal/plan"
+)
+
+// Admitter keeps one admission ledger per core and decides bookings against
+// it. The ledger is the operator's view of every booking on the core: it is
+// loaded once from the API server with a consistent (uncached) read, then
+// changed only under its lock, so two slices reconciled at once can never
+// both be admitted over the same capacity (DESIGN §11). Decisions persist in
+// each slice's status; a new leader rebuilds the ledger from them.
+type Admitter struct {
+	// Reader reads slices and profiles straight from the API server.
+	Reader client.Reader
+	// Location formats times in decline messages.
+	Location *time.Location
+
+	mu      sync.Mutex
+	ledgers map[string]*ledger
+}
+
+type ledger struct {
+	mu         sync.Mutex
+	loaded     bool
+	bookings   map[types.UID]admission.Booking
+	last       map[types.UID]admission.Decision
+	generation map[types.UID]int64
+}
+
+func (a *Admitter) ledger(core string) *ledger {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ledgers == nil {
+		a.ledgers = map[string]*ledger{}
+	}
+	l, ok := a.ledgers[core]
+	if !ok {
+		l = &ledger{bookings: map[types.UID]admission.Booking{}, last: map[types.UID]admission.Decision{}, generation: map[types.UID]int64{}}
+		a.ledgers[core] = l
+	}
+	return l
+}
+
+// booking builds s's booking, carrying its persisted decision so that an
+// admitted slice keeps what it holds.
+func booking(s *v1alpha1.MedicalSlice, qos v1alpha1.QoS, now time.Time) admission.Booking {
+	b := admission.NewBooking(s, qos)
+	b.Active = s.Spec.Schedule != nil && !now.Before(b.Interval.Start) && len(s.Status.Sessions) > 0
+	if st := s.Status.Admission; st != nil {
+		b.Previous = admission.Reason(st.Decision)
+		b.PreviousMessage = st.Message
+		if st.Decision == v1alpha1.AdmissionAdmitted && st.From != nil {
+			held := &admission.Reservation{Interval: admission.Interval{Start: st.From.Time}, Resources: admission.Resources{
+				GBRUplinkKbps: st.Reserved.GBRUplinkKbps, GBRDownlinkKbps: st.Reserved.GBRDownlinkKbps, Sessions: st.Reserved.Sessions,
+			}}
+			if st.Until != nil {
+				held.Interval.End = st.Until.Time
+			}
+			b.Held = held
+		}
+	}
+	return b
+}
+
+func (a *Admitter) load(ctx context.Context, l *ledger, core string, now time.Time) error {
+	var list v1alpha1.MedicalSliceList
+	if err := a.Reader.List(ctx, &list); err != nil {
+		return fmt.Errorf("loading bookings of core %s: %w", core, err)
+	}
+	profiles := map[string]*v1alpha1.SliceProfile{}
+	for i := range list.Items {
+		s := &list.Items[i]
+		if s.Spec.CoreRef != core || s.Status.Admission == nil {
+			continue // undecided slices are added when they are reconciled
+		}
+		p, ok := profiles[s.Spec.Profile]
+		if !ok {
+			p = &v1alpha1.SliceProfile{}
+			if err := a.Reader.Get(ctx, types.NamespacedName{Name: s.Spec.Profile}, p); err != nil {
+				continue // its own reconcile reports the missing profile
+			}
+			profiles[s.Spec.Profile] = p
+		}
+		l.bookings[s.UID] = booking(s, plan.Resolve(s, p).QoS, now)
+		l.generation[s.UID] = s.Generation
+	}
+	l.loaded = true
+	return nil
+}
+
+// Admit decides s (with its effective QoS) against its core and returns its
+// decision and the other slices whose decision changed, which must be
+// reconciled to persist theirs.
+func (a *Admitter) Admit(ctx context.Context, s *v1alpha1.MedicalSlice, qos v1alpha1.QoS, cn *v1alpha1.CoreNetwork, now time.Time) (admission.Decision, []types.NamespacedName, error) {
+	l := a.ledger(cn.Name)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.loaded {
+		if err := a.load(ctx, l, cn.Name, now); err != nil {
+			return admission.Decision{}, nil, err
+		}
+	}
+	b := booking(s, qos, now)
+	if prev, ok := l.bookings[s.UID]; ok {
+		// After loading, the ledger is the truth: the cached status may
+		// lag behind a decision whose write has not landed yet.
+		b.Previous, b.Held, b.PreviousMessage = prev.Previous, prev.Held, prev.PreviousMessage
+		if b.Previous == admission.ReasonPreempted && l.generation[s.UID] != s.Generation {
+			// A pre-empted slice that was edited asks again.
+			b.Previous = admission.ReasonNone
+		}
+	}
+	l.bookings[s.UID] = b
+	l.generation[s.UID] = s.Generation
+	all := make([]admission.Booking, 0, len(l.bookings))
+	for _, x := range l.bookings {
+		all = append(all, x)
+	}
+	decisions := admission.Decide(admission.CapacityOf(cn.Spec.Capacity), all, now, a.Location)
+	var changed []types.NamespacedName
+	for uid, x := range l.bookings {
+		d := decisions[x.Key]
+		// Carry each decision forward as the booking's previous one, so
+		// the ledger stays stable without waiting for status writes.
+		x.Previous, x.PreviousMessage = d.Reason, d.Message
+		if d.Admitted {
+			r := d.Reserved
+			x.Held = &r
+		} else {
+			x.Held = nil
+		}
+		l.bookings[uid] = x
+		if uid != s.UID && !sameDecision(l.last[uid], d) {
+			changed = append(changed, types.NamespacedName{Namespace: x.Key.Namespace, Name: x.Key.Name})
+		}
+		l.last[uid] = d
+	}
+	return decisions[b.Key], changed, nil
+}
+
+func sameDecision(a, b admission.Decision) bool {
+	return a.Admitted == b.Admitted && a.Reason == b.Reason && a.Message == b.Message && a.ExtensionDeclined == b.ExtensionDeclined
+}
+
+// Forget removes a slice that is gone, freeing what it held.
+func (a *Admitter) Forget(core string, uid types.UID) []types.NamespacedName {
+	l := a.ledger(core)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.bookings, uid)
+	delete(l.last, uid)
+	delete(l.generation, uid)
+	// Declined bookings may fit now: their reconciles will re-decide.
+	var retry []types.NamespacedName
+	for _, b := range l.bookings {
+		if b.Previous == admission.ReasonDeclined {
+			retry = append(retry, types.NamespacedName{Namespace: b.Key.Namespace, Name: b.Key.Name})
+		}
+	}
+	return retry
+}
+
+// admissionStatus is the persisted form of a decision.
+func admissionStatus(d admission.Decision, prev *v1alpha1.AdmissionStatus, now time.Time) *v1alpha1.AdmissionStatus {
+	out := &v1alpha1.AdmissionStatus{Decision: v1alpha1.AdmissionDecision(d.Reason), ExtensionDeclined: d.ExtensionDeclined, Message: truncate(d.Message, 1024)}
+	if d.Admitted {
+		out.Reserved = v1alpha1.Reservation{GBRUplinkKbps: d.Reserved.Resources.GBRUplinkKbps, GBRDownlinkKbps: d.Reserved.Resources.GBRDownlinkKbps, Sessions: d.Reserved.Resources.Sessions}
+		out.From = &metav1.Time{Time: d.Reserved.Interval.Start}
+		if !d.Reserved.Interval.End.IsZero() {
+			out.Until = &metav1.Time{Time: d.Reserved.Interval.End}
+		}
+	}
+	out.DecidedAt = &metav1.Time{Time: now.Truncate(time.Second)}
+	if prev != nil && prev.DecidedAt != nil {
+		p := prev.DeepCopy()
+		p.DecidedAt = out.DecidedAt
+		if equalAdmission(p, out) {
+			out.DecidedAt = prev.DecidedAt
+		}
+	}
+	return out
+}
+
+func equalAdmission(a, b *v1alpha1.AdmissionStatus) bool {
+	ta := func(t *metav1.Time) int64 {
+		if t == nil {
+			return 0
+		}
+		return t.Unix()
+	}
+	return a.Decision == b.Decision && a.Reserved == b.Reserved && ta(a.From) == ta(b.From) && ta(a.Until) == ta(b.Until) &&
+		a.ExtensionDeclined == b.ExtensionDeclined && a.Message == b.Message
+}
