@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 
@@ -117,6 +119,16 @@ var globalValueFlags = map[string]bool{
 // Parse reads the plugin's command line (without the program name). Every
 // error is one line that names the flag or argument and what it wants.
 func Parse(args []string, d Defaults) (*Invocation, error) {
+	inv, err := parse(args, d)
+	if err != nil && strings.ContainsAny(err.Error(), "\n\r") {
+		// Not reached: values are quoted where they are echoed. The
+		// promise of one line holds even if one is missed.
+		return nil, errors.New(oneLine(err.Error()))
+	}
+	return inv, err
+}
+
+func parse(args []string, d Defaults) (*Invocation, error) {
 	at := commandIndex(args)
 	if at < 0 {
 		if slices.ContainsFunc(args, isHelp) {
@@ -260,18 +272,29 @@ func (p *parser) flagError(err error, fs *pflag.FlagSet) error {
 		var known []string
 		fs.VisitAll(func(f *pflag.Flag) { known = append(known, "--"+f.Name) })
 		if s := closest(flag, known); s != "" {
-			return fmt.Errorf("unknown flag %s for %s: did you mean %s?", flag, p.cmd, s)
+			return fmt.Errorf("unknown flag %s for %s: did you mean %s?", printable(flag), p.cmd, s)
 		}
-		return fmt.Errorf("unknown flag %s for %s (see kubectl medslice %s --help)", flag, p.cmd, p.cmd)
+		return fmt.Errorf("unknown flag %s for %s (see kubectl medslice %s --help)", printable(flag), p.cmd, p.cmd)
 	case errors.As(err, &required):
 		return fmt.Errorf("--%s needs a value", required.GetFlag().Name)
 	case errors.As(err, &invalid):
 		if invalid.GetFlag().Value.Type() == "bool" {
-			return fmt.Errorf("--%s=%s: want true or false", invalid.GetFlag().Name, invalid.GetValue())
+			return fmt.Errorf("--%s=%s: want true or false", invalid.GetFlag().Name, printable(invalid.GetValue()))
 		}
 		return fmt.Errorf("--%s %q: %v", invalid.GetFlag().Name, invalid.GetValue(), errors.Unwrap(err))
 	}
-	return errors.New(oneLine(err.Error()))
+	return errors.New(printable(err.Error()))
+}
+
+// printable is s as typed when it is plain text, else quoted, so that an
+// error line never carries a control character from the command line.
+func printable(s string) string {
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // build reads the typed flags and positional arguments into an Invocation.
@@ -451,7 +474,7 @@ func (p *parser) book(name string) (*BookOptions, error) {
 		o.DryRun = DryRun(p.dryRun)
 	case "none":
 	default:
-		return nil, fmt.Errorf("--dry-run=%s: want server or client", p.dryRun)
+		return nil, fmt.Errorf("--dry-run=%s: want server or client", printable(p.dryRun))
 	}
 	if o.Wait, err = p.readDuration("wait", p.wait, 0, maxWait); err != nil {
 		return nil, err

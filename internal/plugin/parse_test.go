@@ -80,7 +80,7 @@ func TestParseRefusesBadInput(t *testing.T) {
 		{"device address", replace(bookArgs(), "--device", "arm=10.45.0.256"), "", `--device "arm=10.45.0.256": device arm: "10.45.0.256" is not an IP address: want an IPv4 or IPv6 address such as 10.45.0.7 or 2001:db8::7`},
 		{"device hostname", replace(bookArgs(), "--device", "arm=robot.or3.local"), "", `--device "arm=robot.or3.local": device arm: "robot.or3.local" is not an IP address: want an IPv4 or IPv6 address such as 10.45.0.7 or 2001:db8::7`},
 		{"device prefix", replace(bookArgs(), "--device", "arm=2001:db8::/64"), "", `--device "arm=2001:db8::/64": device arm: "2001:db8::/64" is not an IP address: want an IPv4 or IPv6 address such as 10.45.0.7 or 2001:db8::7`},
-		{"device zone", replace(bookArgs(), "--device", "arm=fe80::1%eth0"), "", `--device "arm=fe80::1%eth0": device arm: "fe80::1%eth0" has a zone: write the address without %eth0`},
+		{"device zone", replace(bookArgs(), "--device", "arm=fe80::1%eth0"), "", `--device "arm=fe80::1%eth0": device arm: "fe80::1%eth0" has a zone: write the address without "%eth0"`},
 		{"device mapped", replace(bookArgs(), "--device", "arm=::ffff:10.45.0.7"), "", `--device "arm=::ffff:10.45.0.7": device arm: "::ffff:10.45.0.7" is an IPv4-mapped IPv6 address: write it as 10.45.0.7`},
 		{"device two IPv4", bookArgs("--device", "robot-arm=10.45.0.8"), "", `--device "robot-arm=10.45.0.8": device robot-arm already has IPv4 address 10.45.0.7`},
 		{"device address shared", bookArgs("--device", "camera=10.45.0.7"), "", `--device "camera=10.45.0.7": 10.45.0.7 is already device robot-arm's address`},

@@ -35,6 +35,24 @@ var localLayouts = []string{
 // is refused rather than guessed: a booking an hour off is worse than a
 // question. Times are truncated to the second, as the API stores them.
 func ParseTime(s string, loc *time.Location, now time.Time) (time.Time, error) {
+	t, err := parseTime(s, loc, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	// RFC 3339, and so the API's JSON, has four-digit years in every zone.
+	if y := t.UTC().Year(); y < minYear || y > maxYear {
+		return time.Time{}, fmt.Errorf("the year is out of range: want %d to %d", minYear, maxYear)
+	}
+	return t, nil
+}
+
+// Years ParseTime accepts.
+const (
+	minYear = 1970
+	maxYear = 9998
+)
+
+func parseTime(s string, loc *time.Location, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, errTimeSyntax
@@ -46,8 +64,10 @@ func ParseTime(s string, loc *time.Location, now time.Time) (time.Time, error) {
 		return t.Truncate(time.Second), nil
 	}
 	for _, layout := range localLayouts {
+		// time.Parse takes a fraction after the seconds even when the
+		// layout has none; the API keeps whole seconds.
 		if wall, err := time.Parse(layout, s); err == nil {
-			return resolveWall(wall, loc)
+			return resolveWall(wall.Truncate(time.Second), loc)
 		}
 	}
 	if clock, err := time.Parse("15:04", s); err == nil {
@@ -161,7 +181,7 @@ func parseAddr(s string) (netip.Addr, error) {
 	case err != nil:
 		return netip.Addr{}, fmt.Errorf("%q is not an IP address: want an IPv4 or IPv6 address such as 10.45.0.7 or 2001:db8::7", s)
 	case a.Zone() != "":
-		return netip.Addr{}, fmt.Errorf("%q has a zone: write the address without %%%s", s, a.Zone())
+		return netip.Addr{}, fmt.Errorf("%q has a zone: write the address without %q", s, "%"+a.Zone())
 	case a.Is4In6():
 		return netip.Addr{}, fmt.Errorf("%q is an IPv4-mapped IPv6 address: write it as %s", s, a.Unmap())
 	}
