@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -293,9 +294,13 @@ func (r *MedicalSliceReconciler) release(ctx context.Context, s *v1alpha1.Medica
 			errs = append(errs, fmt.Sprintf("%s: %v", rec.ID, err))
 		}
 	}
-	// Sessions created but never recorded (a crash in between).
+	// Sessions created but never recorded (a crash, or a status write
+	// that lost a race, in between).
 	listed, err := cl.List(ctx)
-	if err != nil && !errors.Is(err, core.ErrNotSupported) {
+	switch {
+	case errors.Is(err, core.ErrNotSupported):
+		errs = append(errs, r.releaseUnrecorded(ctx, s, cn, cl)...)
+	case err != nil:
 		errs = append(errs, fmt.Sprintf("listing: %v", err))
 	}
 	for _, sess := range listed {
@@ -310,6 +315,56 @@ func (r *MedicalSliceReconciler) release(ctx context.Context, s *v1alpha1.Medica
 	}
 	r.Recorder.Eventf(s, nil, corev1.EventTypeNormal, "SessionsReleased", "Release", "released %d core sessions on %s", len(s.Status.Sessions), cn.Name)
 	return nil
+}
+
+// releaseUnrecorded finds, on a core that cannot list (PCF), the sessions
+// of devices the status does not record: the same create the reconciler
+// would send is answered 303 with the session the core holds for it
+// (TS 29.514), which is then deleted. Where there was none, the create
+// makes one that is deleted at once. Without the profile the request
+// cannot be rebuilt, and the sessions' time bound is the net.
+func (r *MedicalSliceReconciler) releaseUnrecorded(ctx context.Context, s *v1alpha1.MedicalSlice, cn *v1alpha1.CoreNetwork, cl core.Client) []string {
+	recorded := map[string]bool{}
+	for _, rec := range s.Status.Sessions {
+		recorded[rec.Device] = true
+	}
+	if len(recorded) >= len(s.Spec.Devices) {
+		return nil
+	}
+	if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionProvisioned); c != nil {
+		switch c.Reason {
+		case v1alpha1.ReasonScheduled, v1alpha1.ReasonEnded, v1alpha1.ReasonDeclined, v1alpha1.ReasonPreempted,
+			v1alpha1.ReasonProfileNotFound, v1alpha1.ReasonCoreNotFound, v1alpha1.ReasonInvalidSpec:
+			return nil // no create was ever sent in this state
+		}
+	}
+	var profile v1alpha1.SliceProfile
+	if err := r.Get(ctx, types.NamespacedName{Name: s.Spec.Profile}, &profile); err != nil {
+		return nil
+	}
+	desired, err := plan.Sessions(s, plan.Input{Effective: plan.Resolve(s, &profile), Core: cn, Signer: r.Signer, ProbeSource: r.ProbeSource})
+	if err != nil {
+		return nil
+	}
+	var errs []string
+	for _, d := range desired {
+		if recorded[d.Device] {
+			continue
+		}
+		spec := d.Spec
+		spec.ExpiresAt = r.Clock.Now().Add(time.Minute)
+		sess, err := cl.Create(ctx, spec)
+		if err != nil {
+			if core.IsRetryable(err) {
+				errs = append(errs, fmt.Sprintf("finding the session of device %s: %v", d.Device, err))
+			}
+			continue
+		}
+		if err := cl.Delete(ctx, sess.ID); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", sess.ID, err))
+		}
+	}
+	return errs
 }
 
 func sortSessions(ss []v1alpha1.CoreSession) {

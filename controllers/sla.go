@@ -82,15 +82,20 @@ func (r *MedicalSliceReconciler) probeSpec(ctx context.Context, s *v1alpha1.Medi
 // stale or failing is NO-GO with the reason.
 func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.MedicalSlice, e plan.Effective, sessionLost bool, p *pass) (sla.Verdict, bool) {
 	key := types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
-	if r.Probes == nil || !meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionProvisioned) {
+	if r.Probes == nil || len(s.Status.Sessions) == 0 {
 		if r.Probes != nil {
-			// Measurements of an unprovisioned path must not count
-			// towards GO once it is provisioned.
+			// Measurements of a path without sessions must not count
+			// towards GO once it has them.
 			r.Probes.Stop(key)
 		}
 		s.Status.SLA = nil
 		return sla.Verdict{}, false
 	}
+	// Probing goes on while the core answers badly for a moment: a failing
+	// core API makes the slice NO-GO (Provisioned is False), but says
+	// nothing of the flow that exists, and restarting the verification on
+	// every hiccup would keep a slice from ever being verified.
+	provisioned := meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionProvisioned)
 	spec, err := r.probeSpec(ctx, s, e)
 	if err == nil {
 		if sessionLost {
@@ -122,6 +127,9 @@ func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.Medical
 		// The verdict so far was about a session that no longer exists.
 		v.Go, v.SLAMet = false, false
 		setCondition(s, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSessionLost, "NO-GO: the core lost a session of this slice; it was re-created and verification starts over")
+	} else if !provisioned {
+		// setProvisioned has said why Ready is False.
+		v.Go = false
 	} else if v.Go {
 		setCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, v.Reason, "GO: "+v.Message)
 	} else {

@@ -18,6 +18,7 @@ type userPlaneOptions struct {
 	linkDelay   time.Duration
 	queueLimit  time.Duration
 	probeSource string
+	uePort      uint
 	host        string
 	reflector   string
 	timerSpin   time.Duration
@@ -30,6 +31,7 @@ func userPlaneFlags(fs *flag.FlagSet) *userPlaneOptions {
 	fs.StringVar(&o.linkRate, "link-rate", emulator.DefaultLinkRate.String(), "rate of each direction of the emulated link, a TS 29.571 BitRate")
 	fs.DurationVar(&o.linkDelay, "link-delay", userplane.DefaultLinkDelay, "base one-way delay of the emulated link (0: none)")
 	fs.DurationVar(&o.queueLimit, "queue-limit", userplane.DefaultQueueLimit, "bound of each scheduler queue, as link time")
+	fs.UintVar(&o.uePort, "ue-port", 862, "logical port of every UE's reflector when matching flow descriptions (the port the flows name); 0 = the reflector's real port")
 	fs.StringVar(&o.probeSource, "probe-source", userplane.DefaultProbeSource.String(), "logical source address of everything sent to a network-side port, matched against flow descriptions: the operator's --probe-source")
 	fs.StringVar(&o.host, "userplane-host", "127.0.0.1", "address network-side ports are opened on")
 	fs.StringVar(&o.reflector, "reflector", "", "device-side target (host:port) of any UE that gets a session without a route, e.g. the one reflector of a dev stack")
@@ -72,6 +74,10 @@ func (o *userPlaneOptions) config() (emulator.UserPlaneConfig, error) {
 	default:
 		c.TimerSpin = o.timerSpin
 	}
+	if o.uePort > 65535 {
+		return c, fmt.Errorf("--ue-port %d: want 0 to 65535", o.uePort)
+	}
+	c.UEPort = uint16(o.uePort)
 	if c.ProbeSource, err = netip.ParseAddr(o.probeSource); err != nil {
 		return c, fmt.Errorf("--probe-source must be an IP address: %w", err)
 	}

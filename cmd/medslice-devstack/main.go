@@ -27,6 +27,7 @@ func main() {
 		state   = flag.String("state", filepath.Join(root, ".devstack"), "directory for the kubeconfig, env file and logs")
 		samples = flag.Bool("samples", true, "apply config/samples")
 		wait    = flag.Duration("wait", 60*time.Second, "how long to wait for the samples to be provisioned")
+		demo    = flag.Bool("demo", true, "after start, measure a loaded link inside and outside a provisioned slice")
 	)
 	flag.Parse()
 
@@ -63,9 +64,38 @@ medslice dev stack ready in %s
   logs       %s/*.log
 Ctrl-C stops everything.
 `, time.Since(start).Round(time.Millisecond), rel(s.KubeconfigPath), s.KubeconfigPath, s.EmulatorURL, s.MetricsURL, rel(*state))
+	if *samples {
+		go func() {
+			took, err := s.WaitReady(ctx, 3*time.Minute)
+			if err == nil {
+				fmt.Printf("devstack: every sample is GO by measurement, %s after start (verification periods of 10-30s)\n", (time.Since(start)).Round(time.Second))
+			} else if ctx.Err() == nil {
+				fmt.Printf("devstack: WARNING: not every sample is GO after %s: %v\n", took.Round(time.Second), err)
+			}
+		}()
+	}
+	if *samples && *demo {
+		// What a slice is for, in two numbers: the same probes over the
+		// same loaded link, inside and outside a provisioned QoS flow.
+		const load = "95 Mbps"
+		prov, unprov, err := s.Contrast(ctx, demoUE, load, 5*time.Second)
+		if err != nil {
+			fmt.Println("devstack: demo:", err)
+		} else {
+			fmt.Printf(`
+demo: %s of background traffic on the 100 Mbps emulated link, for 5 s:
+  unprovisioned path (UE %s, best effort):           %s
+  provisioned slice or-3/robotic-surgery (UE %s): %s
+  (surgery target: RTT p99 <= 20ms; the load is off again)
+`, load, unprov.UE, unprov, prov.UE, prov)
+		}
+	}
 	<-ctx.Done()
 	fmt.Println("\ndevstack: stopping")
 }
+
+// demoUE is the first device of the robotic-surgery sample.
+const demoUE = "10.45.0.11"
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "devstack:", err)

@@ -47,6 +47,7 @@ type options struct {
 	probeSource                        string
 	crashPoint                         string
 	noProbes                           bool
+	timezone                           string
 	emulatedUserPlane, emulatedRefl    string
 }
 
@@ -65,6 +66,7 @@ func main() {
 	flag.DurationVar(&o.corePing, "core-ping-interval", 30*time.Second, "how often each core's reachability is checked")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 16, "slices reconciled in parallel")
 	flag.StringVar(&o.probeSource, "probe-source", "", "the operator's probe source address, added to every slice's flow descriptions")
+	flag.StringVar(&o.timezone, "timezone", envOr("TZ", "Local"), "time zone of the hospital, for times in admission messages (IANA name, e.g. Europe/Berlin)")
 	flag.BoolVar(&o.noProbes, "disable-probes", false, "do not probe slices: SLAMet stays Unknown and no slice is ever GO")
 	flag.StringVar(&o.emulatedUserPlane, "emulated-user-plane", "", "development only: the core emulator's URL; probes go through its emulated user plane instead of to device addresses")
 	flag.StringVar(&o.emulatedRefl, "emulated-reflector", "", "development only: the reflector address the emulated user plane relays device probes to")
@@ -112,6 +114,10 @@ func run(ctx context.Context, o options) error {
 	}
 
 	clk := clock.RealClock{}
+	loc, err := time.LoadLocation(o.timezone)
+	if err != nil {
+		return fmt.Errorf("--timezone %q: %w", o.timezone, err)
+	}
 	cores := &coreconn.Pool{Timeout: o.coreTimeout}
 	inbox := &notify.Inbox{}
 	wake := make(chan event.TypedGenericEvent[*v1alpha1.MedicalSlice], 4096)
@@ -128,6 +134,14 @@ func run(ctx context.Context, o options) error {
 		VerifyInterval: o.verifyInterval,
 		ProbeSource:    o.probeSource,
 		Notifications:  wake,
+		Admitter:       &controllers.Admitter{Reader: mgr.GetAPIReader(), Location: loc},
+		Wake: func(key types.NamespacedName) {
+			s := &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+			select {
+			case wake <- event.TypedGenericEvent[*v1alpha1.MedicalSlice]{Object: s}:
+			default:
+			}
+		},
 	}
 	obs := &metrics.ProbeObserver{}
 	if !o.noProbes {

@@ -40,6 +40,10 @@ import (
 // OperatorNamespace holds the operator's own objects.
 const OperatorNamespace = "medslice-system"
 
+// ProbeSource is the operator's probe address as the flows name it: on the
+// application servers' network (10.100.0.0/24 in the samples).
+const ProbeSource = "10.100.0.254"
+
 // Core names created by the stack.
 const (
 	CoreNEF = "emulator-nef"
@@ -75,11 +79,13 @@ type Stack struct {
 	EmulatorURL    string
 	NotifyURL      string
 	MetricsURL     string
+	ReflectorAddr  string
 
 	env          *envtest.Environment
 	operatorArgs []string
 	mu           sync.Mutex
 	emulator     *Proc
+	reflector    *Proc
 	operator     *Proc
 }
 
@@ -88,7 +94,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	for _, b := range []string{"etcd", "kube-apiserver", "medslice-operator", "medslice-core-emulator"} {
+	for _, b := range []string{"etcd", "kube-apiserver", "medslice-operator", "medslice-core-emulator", "medslice-reflector"} {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
 			return nil, fmt.Errorf("%s missing from %s: run `make build controlplane`", b, o.BinDir)
 		}
@@ -124,8 +130,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
+		return nil, err
+	}
+	// One reflector stands for every device's: the emulated user plane
+	// relays each UE's probes to it through the emulated link.
+	s.ReflectorAddr = fmt.Sprintf("127.0.0.1:%d", ports[4])
+	if s.reflector, err = s.spawn("medslice-reflector", []string{"--listen", s.ReflectorAddr}); err != nil {
 		return nil, err
 	}
 	emuAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
@@ -134,7 +146,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
 	healthAddr := fmt.Sprintf("127.0.0.1:%d", ports[3])
 
-	s.emulator, err = s.spawn("medslice-core-emulator", append([]string{"--listen", emuAddr}, o.EmulatorArgs...))
+	s.emulator, err = s.spawn("medslice-core-emulator", append([]string{"--listen", emuAddr,
+		"--userplane", "--probe-source", ProbeSource, "--reflector", s.ReflectorAddr}, o.EmulatorArgs...))
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +174,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		"--verify-interval", "5s",
 		"--sweep-interval", "10s",
 		"--core-ping-interval", "10s",
+		"--probe-source", ProbeSource,
+		"--emulated-user-plane", s.EmulatorURL,
+		"--emulated-reflector", s.ReflectorAddr,
 	}, o.OperatorArgs...)
 	if !o.NoOperator {
 		if _, err := s.StartOperator(ctx); err != nil {
@@ -216,7 +232,7 @@ func (s *Stack) Emulator() *Proc { return s.emulator }
 
 // Stop stops every process the stack started, then the control plane.
 func (s *Stack) Stop() {
-	for _, p := range []*Proc{s.Operator(), s.emulator} {
+	for _, p := range []*Proc{s.Operator(), s.emulator, s.reflector} {
 		if p != nil {
 			p.Stop()
 		}
@@ -250,6 +266,39 @@ func (s *Stack) WaitProvisioned(ctx context.Context, timeout time.Duration) ([]s
 		case <-ctx.Done():
 			return pending, ctx.Err()
 		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// WaitReady waits until every MedicalSlice is Ready (GO by measurement).
+func (s *Stack) WaitReady(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	for {
+		var list v1alpha1.MedicalSliceList
+		if err := s.Client.List(ctx, &list); err != nil {
+			return time.Since(start), err
+		}
+		var pending []string
+		for _, sl := range list.Items {
+			if !meta.IsStatusConditionTrue(sl.Status.Conditions, v1alpha1.ConditionReady) {
+				c := meta.FindStatusCondition(sl.Status.Conditions, v1alpha1.ConditionReady)
+				why := "no Ready condition"
+				if c != nil {
+					why = c.Reason
+				}
+				pending = append(pending, sl.Namespace+"/"+sl.Name+" ("+why+")")
+			}
+		}
+		if len(pending) == 0 {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > timeout {
+			return time.Since(start), fmt.Errorf("NO-GO: %s", strings.Join(pending, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), ctx.Err()
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }

@@ -139,6 +139,7 @@ func (s *Server) userPlaneRoutes(mux *http.ServeMux) {
 		{"GET /admin/v1/routes", s.adminGetRoutes},
 		{"POST /admin/v1/routes", s.adminAddRoute},
 		{"DELETE /admin/v1/routes/{ue}", s.adminRemoveRoute},
+		{"POST /admin/v1/degrade", s.adminDegrade},
 	}
 	for _, h := range handlers {
 		mux.Handle(h.pattern, s.needUserPlane(h.h))
@@ -148,6 +149,7 @@ func (s *Server) userPlaneRoutes(mux *http.ServeMux) {
 		"/admin/v1/impairments": "GET, POST",
 		"/admin/v1/load":        "GET, POST",
 		"/admin/v1/routes":      "GET, POST",
+		"/admin/v1/degrade":     "POST",
 		"/admin/v1/routes/{ue}": "DELETE",
 	} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {

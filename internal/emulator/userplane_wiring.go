@@ -43,6 +43,9 @@ type UserPlaneConfig struct {
 	// network-side port, matched against flow descriptions (default
 	// 10.100.0.254): the operator's --probe-source.
 	ProbeSource netip.Addr
+	// UEPort is the logical port of every UE's reflector for flow
+	// matching (see userplane.Config.UEPort); 0 = the target's real port.
+	UEPort uint16
 	// Routes are opened at start: UE address → device-side target (the
 	// UE's reflector, e.g. 127.0.0.1:8620).
 	Routes map[netip.Addr]netip.AddrPort
@@ -85,6 +88,7 @@ func (s *Server) startUserPlane() error {
 	fwd, err := userplane.New(userplane.Config{
 		ListenHost:  c.ListenHost,
 		ProbeSource: c.ProbeSource,
+		UEPort:      c.UEPort,
 		LinkRate:    uint64(c.LinkRate),
 		LinkDelay:   c.LinkDelay,
 		QueueLimit:  c.QueueLimit,

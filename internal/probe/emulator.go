@@ -33,7 +33,9 @@ func (e *EmulatorRoutes) Route(ctx context.Context, device netip.AddrPort) (neti
 		return a, nil
 	}
 	e.mu.Unlock()
-	body, _ := json.Marshal(map[string]any{"ue": device.Addr().String(), "target": e.Reflector, "port": device.Port()})
+	// The device's port is not sent: the emulator matches flows on the
+	// logical port its --ue-port names, whatever the reflector listens on.
+	body, _ := json.Marshal(map[string]any{"ue": device.Addr().String(), "target": e.Reflector})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.AdminURL+"/admin/v1/routes", bytes.NewReader(body))

@@ -23,7 +23,7 @@ const (
 	// delivery.
 	DefaultTimerSpin        = 50 * time.Microsecond
 	DefaultMaxPeersPerRoute = 64
-	DefaultPeerIdleTimeout  = 5 * time.Minute
+	DefaultPeerIdleTimeout  = 30 * time.Second
 )
 
 // DefaultProbeSource is the logical address of the network-side senders when
@@ -57,6 +57,12 @@ type Config struct {
 	// Set it to what the operator carries in its flows (its
 	// --probe-source).
 	ProbeSource netip.Addr
+	// UEPort is the logical port of every UE's endpoint, as the network
+	// would see it (the reflector's RFC 8762 port, 862), for matching flow
+	// descriptions; 0 takes the device-side target's real port. It lets
+	// the reflector run on an unprivileged port while the flows name the
+	// port a real device would listen on.
+	UEPort uint16
 	// LinkRate is the rate of each direction of the link in bits per
 	// second (default DefaultLinkRate).
 	LinkRate uint64
@@ -477,7 +483,7 @@ func (r *route) readNetwork() {
 		p.lastSeen.Store(f.now())
 		// Logically the datagram goes from the probe source, with the
 		// sender's port, to the UE at the target's port.
-		ft := FiveTuple{Protocol: udpProtocol, Src: f.cfg.ProbeSource, SrcPort: from.Port(), Dst: r.ue, DstPort: r.target.Port()}
+		ft := FiveTuple{Protocol: udpProtocol, Src: f.cfg.ProbeSource, SrcPort: from.Port(), Dst: r.ue, DstPort: f.uePort(r)}
 		f.forward(Downlink, r, buf[:n], p.conn, netip.AddrPort{}, ft)
 	}
 }
@@ -501,7 +507,7 @@ func (p *peer) readDevice() {
 		}
 		r.uplink.Add(1)
 		p.lastSeen.Store(f.now())
-		ft := FiveTuple{Protocol: udpProtocol, Src: r.ue, SrcPort: r.target.Port(), Dst: f.cfg.ProbeSource, DstPort: p.from.Port()}
+		ft := FiveTuple{Protocol: udpProtocol, Src: r.ue, SrcPort: f.uePort(r), Dst: f.cfg.ProbeSource, DstPort: p.from.Port()}
 		f.forward(Uplink, r, buf[:n], r.conn, p.from, ft)
 	}
 }
@@ -552,4 +558,12 @@ func (f *Forwarder) sweepPeers() {
 			r.mu.Unlock()
 		}
 	}
+}
+
+// uePort is the logical port of the UE end of route r.
+func (f *Forwarder) uePort(r *route) uint16 {
+	if f.cfg.UEPort != 0 {
+		return f.cfg.UEPort
+	}
+	return r.target.Port()
 }
