@@ -176,10 +176,17 @@ func capacityText(c v1alpha1.CoreCapacity) string {
 		parts = append(parts, "downlink GBR "+rate(c.GBRDownlinkKbps))
 	}
 	if c.MaxSessions > 0 {
-		parts = append(parts, fmt.Sprintf("%d sessions", c.MaxSessions))
+		parts = append(parts, plural(int64(c.MaxSessions), "session", "sessions"))
 	}
 	if len(parts) == 0 {
 		return "no capacity limits declared"
 	}
 	return "capacity " + strings.Join(parts, ", ")
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
