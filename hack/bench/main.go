@@ -30,37 +30,63 @@ import (
 func main() {
 	n := flag.Int("b1-slices", 200, "B1: slices applied one by one")
 	coreName := flag.String("b1-core", devstack.CoreNEF, "B1: core to provision on")
+	sessions := flag.Int("b3-sessions", 1000, "B3: concurrent probe sessions")
+	rounds := flag.Int("b4-rounds", 50, "B4: injections")
+	only := flag.String("only", "b1,b3,b4", "benchmarks to run")
 	flag.Parse()
-	if err := run(*n, *coreName); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	printMachine()
+	var err error
+	for _, b := range strings.Split(*only, ",") {
+		switch strings.TrimSpace(b) {
+		case "b1":
+			err = run(*n, *coreName)
+		case "b3":
+			err = runB3(*sessions)
+		case "b4":
+			err = runB4(*rounds)
+		default:
+			err = fmt.Errorf("unknown benchmark %q", b)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", b, err)
+			os.Exit(1)
+		}
 	}
 }
 
-func run(n int, coreName string) error {
+// stack starts the local stack for one benchmark.
+func stack(ctx context.Context, o devstack.Options) (*devstack.Stack, func(), error) {
 	root, err := testenv.RepoRoot()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	state, err := os.MkdirTemp("", "medslice-bench-")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer os.RemoveAll(state)
+	o.Root, o.BinDir, o.StateDir = root, filepath.Join(root, "bin"), state
+	s, err := devstack.Start(ctx, o)
+	if err != nil {
+		os.RemoveAll(state)
+		return nil, nil, err
+	}
+	return s, func() { s.Stop(); os.RemoveAll(state) }, nil
+}
+
+func run(n int, coreName string) error {
 	ctx := context.Background()
-	stack, err := devstack.Start(ctx, devstack.Options{
-		Root: root, BinDir: filepath.Join(root, "bin"), StateDir: state, NoOperator: true,
-		OperatorArgs: []string{"--verify-interval", "10m", "--sweep-interval", "10m"},
+	stack, stop, err := stack(ctx, devstack.Options{
+		NoOperator:   true,
+		OperatorArgs: []string{"--verify-interval", "10m", "--sweep-interval", "10m", "--disable-probes"},
 	})
 	if err != nil {
 		return err
 	}
-	defer stack.Stop()
+	defer stop()
 	wc, err := client.NewWithWatch(stack.Config, client.Options{Scheme: scheme.New()})
 	if err != nil {
 		return err
 	}
-	printMachine()
 
 	// The floor: what a bare client does for one slice, without the operator:
 	// the apiserver write of the slice, one core POST, one status write.
