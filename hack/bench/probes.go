@@ -107,7 +107,7 @@ func runB3(n int) error {
 type rttObserver struct{ on func(stamp.Sample) }
 
 func (o *rttObserver) Sample(_ types.NamespacedName, _ string, s stamp.Sample) { o.on(s) }
-func (o *rttObserver) Verdict(types.NamespacedName, sla.Verdict)                {}
+func (o *rttObserver) Verdict(types.NamespacedName, sla.Verdict)               {}
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
