@@ -92,8 +92,11 @@ type Invocation struct {
 	Capacity *CapacityOptions
 }
 
+// command is one subcommand, for help and for finding typos.
+type command struct{ name, synopsis, summary string }
+
 // commands in the order help lists them.
-var commands = []struct{ name, synopsis, summary string }{
+var commands = []command{
 	{"book", "book NAME --profile P --core C --device NAME=ADDRESS... --server IP|CIDR... [--port N|N-M...] --start TIME (--duration D | --end TIME)", "book a guaranteed slice for a window and report the admission decision"},
 	{"list", "list [-A]", "slices with their window, admission and GO / NO-GO"},
 	{"describe", "describe NAME", "everything about one slice: window, admission, conditions, SLA, sessions, events"},
@@ -102,11 +105,9 @@ var commands = []struct{ name, synopsis, summary string }{
 	{"capacity", "capacity [CORE] [--from TIME] [--to TIME]", "per core, what is reserved over time"},
 }
 
+// commandNames writes "book, list, ... or capacity".
 func commandNames() string {
-	names := make([]string, len(commands))
-	for i, c := range commands {
-		names[i] = c.name
-	}
+	names := commandList()
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
@@ -138,7 +139,7 @@ func parse(args []string, d Defaults) (*Invocation, error) {
 	}
 	name := args[at]
 	rest := append(slices.Clone(args[:at]), args[at+1:]...)
-	idx := slices.IndexFunc(commands, func(c struct{ name, synopsis, summary string }) bool { return c.name == name })
+	idx := slices.IndexFunc(commands, func(c command) bool { return c.name == name })
 	if idx < 0 {
 		if s := closest(name, commandList()); s != "" {
 			return nil, fmt.Errorf("unknown command %q: did you mean %s?", name, s)
