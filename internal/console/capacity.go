@@ -61,11 +61,11 @@ type capacityView struct {
 }
 
 type hourRow struct {
-	Label                string
-	Uplink, Downlink     meterView
-	Sessions             meterView
-	Bookings             int
-	Over                 bool
+	Label            string
+	Uplink, Downlink meterView
+	Sessions         meterView
+	Bookings         int
+	Over             bool
 }
 
 type segmentRow struct {

@@ -95,8 +95,10 @@ func TestParseBookingFormValid(t *testing.T) {
 			edit: func(f *BookingForm) { f.Duration, f.End = "", "2026-11-22T12:00" },
 		},
 		{
-			name:     "spaces around values are ignored",
-			edit:     func(f *BookingForm) { f.Name, f.Namespace, f.Start = "  or3-prostatectomy ", " or-3", " 2026-11-22T08:00 " },
+			name: "spaces around values are ignored",
+			edit: func(f *BookingForm) {
+				f.Name, f.Namespace, f.Start = "  or3-prostatectomy ", " or-3", " 2026-11-22T08:00 "
+			},
 			wantName: "or3-prostatectomy",
 		},
 		{
