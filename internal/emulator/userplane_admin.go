@@ -218,7 +218,8 @@ func (s *Server) adminSetImpairment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fwd := s.userPlane.fwd
-	if len(body) == 0 {
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("{}")) {
+		// No body, or an empty object: clear every impairment.
 		fwd.ClearImpairments()
 		s.log.Info("admin impairments cleared")
 	} else {
