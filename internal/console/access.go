@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -48,7 +49,7 @@ func (s *Server) visibleSlices(ctx context.Context, sess *session) (visible, err
 		}
 		return v, nil
 	}
-	if !apierrors.IsForbidden(err) {
+	if !apierrors.IsForbidden(err) || impersonationRefused(err) {
 		return visible{}, fmt.Errorf("listing slices: %w", err)
 	}
 
@@ -84,6 +85,13 @@ func (s *Server) visibleSlices(ctx context.Context, sess *session) (visible, err
 		sess.setListable(listable, now)
 	}
 	return v, nil
+}
+
+// impersonationRefused tells whether the API server refused the console
+// itself to act as the user, rather than the user: a problem of the
+// console's own permissions, which must not read as the user's.
+func impersonationRefused(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(statusMessage(err), "cannot impersonate")
 }
 
 // namespaces lists every namespace's name, as the console.

@@ -87,6 +87,9 @@ func createErrors(err error, s *v1alpha1.MedicalSlice) (FieldErrors, int) {
 	case apierrors.IsAlreadyExists(err):
 		errs.add(fieldName, "A slice named %s already exists in %s: choose another name, or extend that one from its page.", s.Name, s.Namespace)
 		return errs, http.StatusConflict
+	case impersonationRefused(err):
+		errs.add(fieldForm, "The console is not allowed to act for you; ask your administrators to let it impersonate users. Kubernetes said: %s", statusMessage(err))
+		return errs, http.StatusForbidden
 	case apierrors.IsForbidden(err):
 		errs.add(fieldNamespace, "You may not book slices in namespace %s. Kubernetes said: %s", s.Namespace, statusMessage(err))
 		return errs, http.StatusForbidden
