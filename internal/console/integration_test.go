@@ -107,7 +107,7 @@ func newFixture() (*fixture, error) {
 		// What the requester persona may read cluster-wide: the catalog.
 		&rbacv1.ClusterRole{
 			ObjectMeta: metav1.ObjectMeta{Name: "medslice-catalog-reader"},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"medslice.io"}, Resources: []string{"sliceprofiles", "corenetworks"}, Verbs: []string{"get", "list", "watch"}}},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"medslice.io"}, Resources: []string{"sliceprofiles", "corenetworks"}, Verbs: []string{"get", "list", "watch"}}},
 		},
 	}
 	for _, ns := range []string{nsA, nsB} {
