@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"cmp"
 	"testing"
 	"time"
 
@@ -49,9 +50,10 @@ func newTracker(t testing.TB, cfg Config) *Tracker {
 // each sample delivered as soon as it is sent (the tracker only reads send
 // times, so delivery order is what matters, not delivery time).
 type probe struct {
-	tr   *Tracker
-	seq  uint32
-	next time.Time // send time of the next probe
+	tr    *Tracker
+	seq   uint32
+	next  time.Time     // send time of the next probe
+	every time.Duration // probe interval; probeInterval when zero
 }
 
 func newProbe(tr *Tracker) *probe { return &probe{tr: tr, next: t0} }
@@ -63,7 +65,7 @@ func (p *probe) sample(rtt time.Duration, lost bool) stamp.Sample {
 		s.Received, s.RTT = p.next.Add(rtt), rtt
 	}
 	p.seq++
-	p.next = p.next.Add(probeInterval)
+	p.next = p.next.Add(cmp.Or(p.every, probeInterval))
 	return s
 }
 

@@ -50,6 +50,14 @@ type Config struct {
 	Grace time.Duration
 	// MaxRollups, MaxViolations and MaxNetworkReports bound the history kept.
 	MaxRollups, MaxViolations, MaxNetworkReports int
+	// ProbeInterval is the period of the probe stream's schedule: one probe
+	// per due time, never sent before it, due times at least ProbeInterval
+	// apart (stamp.SenderConfig Interval). It bounds how many probes a window
+	// can hold, which early breach detection needs (see early.go). Zero
+	// infers it from the shortest gap seen between the send times of
+	// consecutive probes; set it to rely on the schedule instead of on the
+	// stream never speeding up.
+	ProbeInterval time.Duration
 }
 
 // Tracker rolls up the probes of one STAMP test session into windows and
@@ -109,6 +117,15 @@ type Tracker struct {
 
 	lastEvaluated time.Time
 	scratch       []time.Duration // for Summary's median
+
+	// Early breach detection (early.go). nMax is the most probes of its
+	// own a window can hold, 0 while unknown; with inferGap it follows
+	// minGap, the shortest gap seen between consecutive probes. earlyOff
+	// switches detection off for good once its assumptions failed.
+	nMax     int
+	inferGap bool
+	minGap   int64
+	earlyOff bool
 }
 
 // slot accumulates one open window.
@@ -120,8 +137,11 @@ type slot struct {
 	minSeq, maxSeq uint32
 	inRange        uint32
 	rtts, jitters  []time.Duration
-	tputMin        float64
-	tputN          int
+	// rttHigh and jitHigh count the RTTs and |IPDV| over their targets,
+	// for early breach detection.
+	rttHigh, jitHigh int
+	tputMin          float64
+	tputN            int
 }
 
 func (s *slot) reset() {
@@ -175,6 +195,9 @@ func NewTracker(cfg Config) (*Tracker, error) {
 	if cfg.MaxRollups < 0 || cfg.MaxViolations < 0 || cfg.MaxNetworkReports < 0 {
 		return nil, errors.New("sla: history bounds must not be negative")
 	}
+	if cfg.ProbeInterval < 0 {
+		return nil, fmt.Errorf("sla: probe interval %v must not be negative", cfg.ProbeInterval)
+	}
 	w, grace := int64(cfg.Targets.Window), int64(cfg.Grace)
 	open := (grace+w-1)/w + 2
 	if open > maxOpenWindows {
@@ -187,6 +210,10 @@ func NewTracker(cfg Config) (*Tracker, error) {
 		grace:      grace,
 		maxRollups: cmpOr(cfg.MaxRollups, DefaultMaxRollups),
 		slots:      make([]slot, open),
+		inferGap:   cfg.ProbeInterval == 0,
+	}
+	if !t.inferGap {
+		t.nMax = maxProbes(w, int64(cfg.ProbeInterval))
 	}
 	t.rollups.max = t.maxRollups
 	t.violations.max = cmpOr(cfg.MaxViolations, DefaultMaxViolations)
@@ -257,16 +284,25 @@ func (t *Tracker) Add(s stamp.Sample) {
 	} else {
 		sl.received++
 		sl.rtts = append(sl.rtts, s.RTT)
+		if t.tg.RTTP99 > 0 && s.RTT > t.tg.RTTP99 {
+			sl.rttHigh++
+		}
 		if s.Reordered {
 			sl.reordered++
 		}
 	}
 	if late {
 		sl.late++
+		if !s.Lost {
+			t.earlyOff = true // a late reply: see early.go
+		}
 	} else {
 		sl.note(s.Seq)
 	}
 	t.pair(recentProbe{valid: true, seq: s.Seq, sent: sent, lost: s.Lost, synced: s.Synchronized, rtt: s.RTT, fwd: s.ForwardDelay})
+	if t.nMax > 0 && int(sl.inRange) > t.nMax {
+		t.earlyOff = true // more probes than the interval allows: see early.go
+	}
 	t.closeComplete()
 }
 
@@ -297,15 +333,29 @@ func (t *Tracker) AddThroughput(at time.Time, kbps float64) {
 // the window of the later probe of the pair. A neighbour sent more than
 // Grace apart is from an earlier run of the sender, whose sequence numbers
 // restarted.
+//
+// Without Config.ProbeInterval it also infers the interval from the gaps
+// between consecutive probes, lost ones included.
 func (t *Tracker) pair(p recentProbe) {
 	const mask = recentLen - 1
+	prev, next := &t.recent[(p.seq-1)&mask], &t.recent[(p.seq+1)&mask]
+	hasPrev := prev.valid && prev.seq == p.seq-1 && t.adjacent(prev.sent, p.sent)
+	hasNext := next.valid && next.seq == p.seq+1 && t.adjacent(p.sent, next.sent)
+	if t.inferGap {
+		if hasPrev {
+			t.observeGap(p.sent - prev.sent)
+		}
+		if hasNext {
+			t.observeGap(next.sent - p.sent)
+		}
+	}
 	if !p.lost {
-		if prev := &t.recent[(p.seq-1)&mask]; prev.valid && prev.seq == p.seq-1 && t.adjacent(prev.sent, p.sent) {
+		if hasPrev {
 			if d, ok := stamp.IPDV(prev.sample(), p.sample()); ok {
 				t.addJitter(p.sent, d)
 			}
 		}
-		if next := &t.recent[(p.seq+1)&mask]; next.valid && next.seq == p.seq+1 && t.adjacent(p.sent, next.sent) {
+		if hasNext {
 			if d, ok := stamp.IPDV(p.sample(), next.sample()); ok {
 				t.addJitter(next.sent, d)
 			}
@@ -321,7 +371,11 @@ func (t *Tracker) adjacent(a, b int64) bool { return a < b && b-a <= t.grace }
 func (t *Tracker) addJitter(sent int64, d time.Duration) {
 	if i := t.index(sent); i >= 0 && i < t.nOpen {
 		sl := t.slot(i)
-		sl.jitters = append(sl.jitters, max(d, -d)) // |IPDV|, RFC 5481 §4.2
+		d = max(d, -d) // |IPDV|, RFC 5481 §4.2
+		sl.jitters = append(sl.jitters, d)
+		if t.tg.JitterP99 > 0 && d > t.tg.JitterP99 {
+			sl.jitHigh++
+		}
 	}
 }
 

@@ -17,7 +17,9 @@ const (
 	// ClockAnomaly: the clock stepped back; NO-GO until windows after the
 	// step close.
 	ClockAnomaly = "ClockAnomaly"
-	// Violated: the last window missed a target.
+	// Violated: the last window missed a target, or an open window is
+	// already certain to miss one whatever its remaining probes bring
+	// (early breach detection, see early.go).
 	Violated = "Violated"
 	// Verifying: the SLA holds, but not yet for the whole verification period.
 	Verifying = "Verifying"
@@ -30,8 +32,9 @@ const (
 
 // Verdict is the GO / NO-GO of one tracker at one instant.
 type Verdict struct {
-	// SLAMet is true when the last window met every target and is fresh:
-	// for Met, Verifying and NetworkNotGuaranteed.
+	// SLAMet is true when the last window met every target and is fresh,
+	// and no open window is already certain to miss one: for Met,
+	// Verifying and NetworkNotGuaranteed.
 	SLAMet bool
 	// Go is true only for Met: every window met the SLA, without a gap, for
 	// at least the verification period, up to a fresh window, and no
@@ -72,7 +75,9 @@ type Summary struct {
 // verdict. It is NO-GO, with the reason, whenever an input is missing,
 // stale, contradictory or failing (DESIGN §11). A now more than a window
 // before the end of the last closed window means the clock stepped back:
-// ClockAnomaly until windows after the step close.
+// ClockAnomaly until windows after the step close. An open window already
+// certain to fail a target makes it Violated before the window closes, and
+// restarts the GO streak (see early.go).
 func (t *Tracker) Evaluate(now time.Time) Verdict {
 	n := now.UnixNano()
 	t.mu.Lock()
@@ -87,8 +92,9 @@ func (t *Tracker) Evaluate(now time.Time) Verdict {
 	} else if t.started {
 		t.closeUntil(n, false)
 	}
+	early := t.earlyBreach()
 	s := t.summary()
-	v := t.verdict(n, &s)
+	v := t.verdict(n, &s, early)
 	v.Summary = s
 	return v
 }
@@ -101,14 +107,17 @@ func (t *Tracker) Summary() Summary {
 	return t.summary()
 }
 
-func (t *Tracker) verdict(n int64, s *Summary) Verdict {
+// verdict decides; early is the open window certain to fail, -1 if none.
+func (t *Tracker) verdict(n int64, s *Summary, early int) Verdict {
 	switch {
 	case !t.started:
 		return Verdict{Reason: NoData, Message: "no probe samples yet"}
-	case !t.closedAny:
+	case !t.closedAny && early < 0:
 		return Verdict{Reason: NoData, Message: fmt.Sprintf("the first window %s is still open", t.span(t.openStart, t.openStart+t.w))}
 	case t.anomaly:
 		return Verdict{Reason: ClockAnomaly, Message: t.anomalyMsg}
+	case !t.closedAny:
+		return Verdict{Reason: Violated, Message: t.earlyMessage(early)}
 	case n-t.lastEnd > t.grace+2*t.w:
 		// A window closes Grace after its end at the latest, so a live
 		// probe always has one ending within Grace plus a window of now;
@@ -117,9 +126,14 @@ func (t *Tracker) verdict(n int64, s *Summary) Verdict {
 			"no probe window since the one ending %s, %s ago (limit %s): the measurements are stale",
 			t.clock(t.lastEnd), formatAge(n-t.lastEnd), formatAge(t.grace+2*t.w))}
 	}
+	// A failed closed window keeps its message, an open window certain to
+	// fail comes next: both are Violated.
 	last := t.rollups.last()
 	if !last.Met {
 		return Verdict{Reason: Violated, Message: t.windowMessage(last)}
+	}
+	if early >= 0 {
+		return Verdict{Reason: Violated, Message: t.earlyMessage(early)}
 	}
 	if ng := t.networkFailing(); ng != nil {
 		msg := fmt.Sprintf("the core reported %s at %s with no %s since", ng.Kind, t.clock(ng.At.UnixNano()), ReportQoSGuaranteed)
