@@ -16,7 +16,7 @@ import (
 )
 
 const (
-	goTimeout   = 120 * time.Second
+	goTimeout   = 180 * time.Second
 	surgeryUE   = "10.45.0.11" // first device of or-3/robotic-surgery
 	surgeryName = "robotic-surgery"
 )

@@ -107,7 +107,7 @@ func (m *Manager) Ensure(key types.NamespacedName, spec Spec) error {
 	ctx, cancel := context.WithCancel(m.ctx)
 	sp := &sliceProbes{spec: spec, cancel: cancel, devices: map[string]*sla.Tracker{}, started: m.Now()}
 	for _, t := range spec.Targets {
-		tr, err := sla.NewTracker(sla.Config{Targets: spec.SLA, MaxRollups: 600})
+		tr, err := sla.NewTracker(sla.Config{Targets: spec.SLA, MaxRollups: 600, ProbeInterval: spec.Interval})
 		if err != nil {
 			cancel()
 			return fmt.Errorf("device %s: %w", t.Device, err)
