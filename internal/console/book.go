@@ -165,18 +165,20 @@ func (s *Server) bookingView(ctx context.Context, sess *session, f BookingForm, 
 	}
 	zone, _ := s.now().In(s.loc).Zone()
 	view := bookView{Fields: map[string]formField{}, Problems: problems, Zone: fmt.Sprintf("%s (%s)", s.loc, zone)}
-	field := func(name, typ, value, hint, placeholder string, required bool) formField {
-		return formField{Name: name, Label: fieldLabels[name], Type: typ, Value: value, Hint: hint, Placeholder: placeholder, Required: required, Error: errs[name]}
+	// No placeholders: the hints give the examples, and a grey example in
+	// an empty field reads as a value.
+	field := func(name, typ, value, hint string, required bool) formField {
+		return formField{Name: name, Label: fieldLabels[name], Type: typ, Value: value, Hint: hint, Required: required, Error: errs[name]}
 	}
-	view.Fields[fieldName] = field(fieldName, "text", f.Name, "Lowercase letters, digits and '-', e.g. or3-prostatectomy.", "", true)
+	view.Fields[fieldName] = field(fieldName, "text", f.Name, "Lowercase letters, digits and '-', e.g. or3-prostatectomy.", true)
 
-	nsField := field(fieldNamespace, "text", f.Namespace, "Where the slice is kept; your team's room or department.", "", true)
+	nsField := field(fieldNamespace, "text", f.Namespace, "Where the slice is kept; your team's room or department.", true)
 	if namespaces != nil {
 		nsField.Type, nsField.Options = "select", options(namespaces, f.Namespace, func(n string) string { return n })
 	}
 	view.Fields[fieldNamespace] = nsField
 
-	prField := field(fieldProfile, "text", f.Profile, "What the slice guarantees: QoS, SLA targets and the longest booking.", "", true)
+	prField := field(fieldProfile, "text", f.Profile, "What the slice guarantees: QoS, SLA targets and the longest booking.", true)
 	if cat.Profiles != nil {
 		labels := map[string]string{}
 		names := make([]string, len(cat.Profiles))
@@ -188,27 +190,27 @@ func (s *Server) bookingView(ctx context.Context, sess *session, f BookingForm, 
 	}
 	view.Fields[fieldProfile] = prField
 
-	coreField := field(fieldCore, "text", f.Core, "The 5G core the slice is provisioned on.", "", true)
+	coreField := field(fieldCore, "text", f.Core, "The 5G core the slice is provisioned on.", true)
 	if cat.Cores != nil {
 		coreField.Type, coreField.Options = "select", options(coreNames(cat.Cores), f.Core, func(n string) string { return n })
 	}
 	view.Fields[fieldCore] = coreField
 
-	dev := field(fieldDevices, "textarea", f.Devices, "One device per line as NAME=ADDRESS, the UE's IPv4 or IPv6 address; a name twice for both.", "robot-arm=10.45.0.7", true)
+	dev := field(fieldDevices, "textarea", f.Devices, "One device per line as NAME=ADDRESS, the UE's IPv4 or IPv6 address, e.g. robot-arm=10.45.0.7; a name twice for both.", true)
 	dev.Rows = 4
 	view.Fields[fieldDevices] = dev
-	srv := field(fieldServers, "textarea", f.Servers, "IP addresses or CIDRs of the application servers, separated by commas or lines.", "10.100.0.5", true)
+	srv := field(fieldServers, "textarea", f.Servers, "IP addresses or CIDRs of the application servers, separated by commas or lines, e.g. 10.100.0.5.", true)
 	srv.Rows = 2
 	view.Fields[fieldServers] = srv
-	view.Fields[fieldPorts] = field(fieldPorts, "text", f.Ports, "Ports N or ranges N-M, separated by commas; empty means any port.", "5000-5010", false)
-	proto := field(fieldProtocol, "select", f.Protocol, "", "", false)
+	view.Fields[fieldPorts] = field(fieldPorts, "text", f.Ports, "Ports N or ranges N-M, separated by commas, e.g. 5000-5010; empty means any port.", false)
+	proto := field(fieldProtocol, "select", f.Protocol, "", false)
 	proto.Options = options([]string{"UDP", "TCP", "ANY"}, strings.ToUpper(f.Protocol), func(n string) string { return n })
 	view.Fields[fieldProtocol] = proto
-	view.Fields[fieldStart] = field(fieldStart, "datetime-local", f.Start, "Local time, "+view.Zone+".", "", true)
-	view.Fields[fieldDuration] = field(fieldDuration, "text", f.Duration, "How long, e.g. 4h or 3h30m. Give this or an end time.", "4h", false)
-	view.Fields[fieldEnd] = field(fieldEnd, "datetime-local", f.End, "Local time, instead of a duration.", "", false)
-	view.Fields[fieldLeadTime] = field(fieldLeadTime, "text", f.LeadTime, "How long before the start to provision and verify, 0s to 24h, e.g. 15m.", "15m", false)
-	view.Fields[fieldPurpose] = field(fieldPurpose, "text", f.Purpose, "What the slice is for, e.g. robotic prostatectomy, OR-3. Plain text; never a patient's name.", "", false)
+	view.Fields[fieldStart] = field(fieldStart, "datetime-local", f.Start, "Local time, "+view.Zone+".", true)
+	view.Fields[fieldDuration] = field(fieldDuration, "text", f.Duration, "How long, e.g. 4h or 3h30m. Give this or an end time.", false)
+	view.Fields[fieldEnd] = field(fieldEnd, "datetime-local", f.End, "Local time, instead of a duration.", false)
+	view.Fields[fieldLeadTime] = field(fieldLeadTime, "text", f.LeadTime, "How long before the start to provision and verify, 0s to 24h, e.g. 15m.", false)
+	view.Fields[fieldPurpose] = field(fieldPurpose, "text", f.Purpose, "What the slice is for, e.g. robotic prostatectomy, OR-3. Plain text; never a patient's name.", false)
 
 	for _, name := range fieldOrder {
 		if msg, ok := errs[name]; ok {

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/medslice/medslice/api/v1alpha1"
 	"github.com/medslice/medslice/internal/devstack"
@@ -43,6 +44,7 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard()) // the clients' warnings are not what these tests read
 	testenv.Main(m, func(e *testenv.Env) { env = e })
 }
 

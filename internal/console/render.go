@@ -110,12 +110,11 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, sess *sessi
 type formField struct {
 	Name, Label, Hint string
 	// Type is an input type (text, datetime-local), "textarea" or "select".
-	Type        string
-	Value       string
-	Error       string
-	Required    bool
-	Placeholder string
-	Options     []option
+	Type     string
+	Value    string
+	Error    string
+	Required bool
+	Options  []option
 	// Rows sizes a textarea.
 	Rows int
 }

@@ -155,7 +155,7 @@ func (s *Server) sliceView(sl *v1alpha1.MedicalSlice, errs FieldErrors, by, unti
 			v.Held = "while the slice exists"
 		}
 	}
-	v.By = formField{Name: fieldBy, Label: "Extend by", Type: "text", Value: by, Placeholder: "30m", Hint: "A duration such as 30m or 1h.", Error: errs[fieldBy]}
+	v.By = formField{Name: fieldBy, Label: "Extend by", Type: "text", Value: by, Hint: "A duration such as 30m or 1h.", Error: errs[fieldBy]}
 	v.Until = formField{Name: fieldUntil, Label: "or until", Type: "datetime-local", Value: until, Hint: "A new end, local time.", Error: errs[fieldUntil]}
 	v.ExtendNote = errs[fieldForm]
 	return v

@@ -14,21 +14,19 @@
   var INTERVAL_MS = 5000;
   var STALE_MS = 3 * INTERVAL_MS;
   var lastGood = Date.now();
+  // Times are the server's, in the hospital's location, as on the page.
   var lastGoodStamp = null;
   var regions = document.querySelectorAll('[data-refresh], [data-refresh-text]');
   var status = document.getElementById('refresh-status');
   var toggle = document.getElementById('refresh-toggle');
   var paused = false;
   var timer = null;
+  if (status) {
+    lastGoodStamp = status.textContent;
+  }
 
   if (regions.length === 0) {
     return;
-  }
-
-  function stamp() {
-    var d = new Date();
-    function two(n) { return (n < 10 ? '0' : '') + n; }
-    return two(d.getHours()) + ':' + two(d.getMinutes()) + ':' + two(d.getSeconds());
   }
 
   function say(text) {
@@ -105,17 +103,21 @@
           return;
         }
         if (!r.ok) {
-          say(stamp() + ' (the page answered ' + r.status + ')');
+          say(lastGoodStamp + ' (the last refresh was answered ' + r.status + ')');
           markStaleIfDue();
           return;
         }
-        apply(new DOMParser().parseFromString(r.html, 'text/html'));
+        var doc = new DOMParser().parseFromString(r.html, 'text/html');
+        apply(doc);
+        var fresh = doc.getElementById('refresh-status');
         lastGood = Date.now();
-        lastGoodStamp = stamp();
+        if (fresh) {
+          lastGoodStamp = fresh.textContent;
+        }
         say(lastGoodStamp);
       })
       .catch(function () {
-        say(stamp() + ' (could not reach the console)');
+        say(lastGoodStamp + ' (the console cannot be reached)');
         markStaleIfDue();
       })
       .then(schedule);
