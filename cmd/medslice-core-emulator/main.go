@@ -36,6 +36,8 @@ func run() error {
 	seed := flag.Uint64("seed", 1, "seed of the fault injection's random numbers")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	up := userPlaneFlags(flag.CommandLine)
+	var qosMon qosMonitoringPeriod
+	flag.Var(&qosMon, "qos-monitoring-period", "period of the QoS monitoring reports (packet delay of the emulated user plane) for sessions that ask for periodic ones, a duration; 0: none (default: the period each session asks for, 1s when it names none)")
 	flag.Parse()
 
 	var level slog.Level
@@ -64,6 +66,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if qosMon.config() > 0 && !upCfg.Enabled {
+		return errors.New("--qos-monitoring-period needs --userplane: reports state the emulated user plane's delay")
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -74,12 +79,13 @@ func run() error {
 		root = emulator.APIRootFor(ln.Addr())
 	}
 	srv, err := emulator.New(emulator.Config{
-		APIRoot:           root,
-		Capacity:          emulator.Capacity{GBRUplink: ul, GBRDownlink: dl, MaxSessions: *maxSessions},
-		DefaultSessionTTL: *ttl,
-		Seed:              *seed,
-		Logger:            log,
-		UserPlane:         upCfg,
+		APIRoot:             root,
+		Capacity:            emulator.Capacity{GBRUplink: ul, GBRDownlink: dl, MaxSessions: *maxSessions},
+		DefaultSessionTTL:   *ttl,
+		Seed:                *seed,
+		Logger:              log,
+		UserPlane:           upCfg,
+		QoSMonitoringPeriod: qosMon.config(),
 	})
 	if err != nil {
 		_ = ln.Close()
@@ -91,6 +97,7 @@ func run() error {
 		"gbrUl", ul.String(), "gbrDl", dl.String(), "maxSessions", *maxSessions, "defaultSessionTTL", *ttl)
 
 	if fwd := srv.UserPlane(); fwd != nil {
+		log.Info("QoS monitoring reports for the sessions that ask for periodic ones", "period", qosMon.describe())
 		for _, r := range fwd.Routes() {
 			log.Info("user plane route: send to network to reach the UE's target", "ue", r.UE, "network", r.Network, "target", r.Target)
 		}

@@ -62,17 +62,21 @@ type contractEnv struct {
 	notify *schemaSink
 }
 
-func newContractEnv(t *testing.T, capacity emulator.Capacity) *contractEnv {
+func newContractEnv(t *testing.T, capacity emulator.Capacity, opts ...func(*emulator.Config)) *contractEnv {
 	t.Helper()
 	specs := spec3gpp.Load(t)
 	clock := &contractClock{now: contractT0}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := emulator.New(emulator.Config{
+	cfg := emulator.Config{
 		Capacity: capacity,
 		Now:      clock.Now,
 		Logger:   logger,
 		Notify:   emulator.NotifyConfig{Backoff: 5 * time.Millisecond, Timeout: time.Second},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

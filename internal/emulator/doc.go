@@ -31,7 +31,10 @@
 //     {ascReqData.notifUri}/terminate when the session's time is up.
 //
 // Nothing is sent for a delete, a refused request or an admin reset (a core
-// that restarts forgets silently).
+// that restarts forgets silently). With the user plane emulated, sessions
+// that ask for periodic QoS monitoring (NEF qosMonInfo, PCF QOS_MONITORING)
+// also get packet delay reports, one per period, stating the delay the
+// emulated link imposes on their UE (qosmon.go).
 //
 // The package is laid out so that a user-plane emulation (a UDP forwarder and
 // a link model) can be added in its own files next to the control plane:

@@ -57,6 +57,12 @@ type notification struct {
 	gen     uint64 // store generation; a reset makes older ones moot
 	session string
 	what    string
+	// once, live and done serve periodic reports (qosmon.go): a report is
+	// tried once, since the next one supersedes it; it is dropped when
+	// live says its session has ended; done is called when it is settled.
+	once bool
+	live func() bool
+	done func()
 }
 
 // notifier delivers notifications asynchronously: a small worker pool over a
@@ -153,9 +159,16 @@ func (n *notifier) work() {
 // good (4xx other than 408 and 429), or out of retries.
 func (n *notifier) deliver(job notification) {
 	defer n.pending.Add(-1)
+	if job.done != nil {
+		defer job.done()
+	}
+	retries := n.cfg.Retries
+	if job.once {
+		retries = 0
+	}
 	backoff := n.cfg.Backoff
 	var err error
-	for attempt := 0; attempt <= n.cfg.Retries; attempt++ {
+	for attempt := 0; attempt <= retries; attempt++ {
 		if attempt > 0 {
 			t := time.NewTimer(backoff)
 			select {
@@ -166,7 +179,7 @@ func (n *notifier) deliver(job notification) {
 			}
 			backoff *= 2
 		}
-		if job.gen != n.gen.Load() {
+		if job.gen != n.gen.Load() || (job.live != nil && !job.live()) {
 			return
 		}
 		var retry bool
@@ -181,7 +194,11 @@ func (n *notifier) deliver(job notification) {
 		}
 	}
 	n.failed.Add(1)
-	n.log.Warn("notification not delivered", "session", job.session, "event", job.what, "url", job.url, "err", err)
+	level := slog.LevelWarn
+	if job.once {
+		level = slog.LevelDebug // a report; the next one follows a period later
+	}
+	n.log.Log(n.ctx, level, "notification not delivered", "session", job.session, "event", job.what, "url", job.url, "err", err)
 }
 
 // post makes one attempt and tells whether a failure is worth retrying.

@@ -46,6 +46,11 @@ type Config struct {
 	Notify NotifyConfig
 	// UserPlane configures the emulated user plane (userplane_wiring.go).
 	UserPlane UserPlaneConfig
+	// QoSMonitoringPeriod is the period of the QoS monitoring reports of
+	// the sessions that ask for them, with the user plane on (qosmon.go):
+	// zero, the period each session asks for; positive, this one for every
+	// such session; negative, no reports.
+	QoSMonitoringPeriod time.Duration
 }
 
 // Server is the core emulator. Create it with New and stop it with Close.
@@ -137,8 +142,9 @@ func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 }
 
 // Serve serves on ln until ctx ends, running the expiry scan every interval
-// (DefaultExpiryInterval when zero), then shuts down gracefully and stops
-// the notification workers.
+// (DefaultExpiryInterval when zero) and the QoS monitoring reports every
+// QoSMonitoringTick, then shuts down gracefully and stops the notification
+// workers.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, interval time.Duration) error {
 	if interval <= 0 {
 		interval = DefaultExpiryInterval
@@ -149,6 +155,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, interval time.Durat
 
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var qosTick <-chan time.Time
+	if s.qosMonitoringOn() {
+		t := time.NewTicker(QoSMonitoringTick)
+		defer t.Stop()
+		qosTick = t.C
+	}
 	defer s.Close()
 	for {
 		select {
@@ -156,6 +168,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, interval time.Durat
 			return err
 		case <-tick.C:
 			s.ExpireSessions()
+		case <-qosTick:
+			s.ReportQoSMonitoring()
 		case <-ctx.Done():
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()

@@ -74,6 +74,8 @@ type userPlane struct {
 	// notGuaranteed holds the sessions told QOS_NOT_GUARANTEED (NEF) or
 	// QOS_NOTIF NOT_GUARANTEED (PCF) and not told otherwise since.
 	notGuaranteed map[string]bool
+	// qosMon schedules the QoS monitoring reports (qosmon.go).
+	qosMon qosMonitor
 }
 
 // startUserPlane opens the user plane when the configuration asks for it.
