@@ -47,6 +47,8 @@ const (
 	// staleTimeout bounds how long the board takes to show NO-GO once it
 	// cannot refresh (the script's 15 s) and GO again once it can.
 	staleTimeout = 30 * time.Second
+	// boardPoll is how often the test reads the board, as a person glancing at it.
+	boardPoll = time.Second
 	// browserTimeout bounds one page action in the browser.
 	browserTimeout = 30 * time.Second
 	// consoleTestTimeout bounds the whole test.
@@ -147,6 +149,19 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("GO without a measured RTT on the board: %q", rtt)
 	}
 	screenshot(t, surgeon, filepath.Join(shots, "console-board-go.png"))
+
+	// The core's capacity timeline counts the booking.
+	var stretches string
+	browse(t, surgeon, "open the capacity timeline",
+		chromedp.Navigate(web.URL+"/capacity/"+devstack.CorePCF),
+		chromedp.WaitVisible(chromedp.CSS("table.timeline")),
+		into(&stretches, chromedp.Text(chromedp.CSS("main"))),
+	)
+	if !strings.Contains(stretches, consoleNamespace+"/"+consoleSlice) {
+		t.Errorf("the capacity timeline of %s does not name the booking:\n%s", devstack.CorePCF, stretches)
+	}
+	screenshot(t, surgeon, filepath.Join(shots, "console-capacity.png"))
+	browse(t, surgeon, "back to the board", chromedp.Navigate(web.URL+"/"), chromedp.WaitVisible(chromedp.CSS(verdict)))
 
 	// A board that can no longer refresh stops showing GO: stale is NO-GO.
 	down.Store(true)
@@ -273,7 +288,7 @@ func waitVerdict(t *testing.T, browser context.Context, verdict, why, want, beca
 			screenshot(t, browser, failShot)
 			t.Fatalf("the board did not show %s (%q) within %s: %s (%s)", want, because, timeout, text, reason)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(boardPoll)
 	}
 }
 

@@ -187,12 +187,20 @@ func meter(v, capacity int64, unit func(int64) string) meterView {
 
 func count(n int64) string { return strconv.FormatInt(n, 10) }
 
-// usedOf writes "80 Mbps of 100 Mbps", or "80 Mbps (no limit)".
+// usedOf writes "80 of 100 Mbps", both in the capacity's unit, "3 of 10",
+// or "80 Mbps (no limit)".
 func usedOf(v, capacity int64, unit func(int64) string) string {
 	if capacity <= 0 {
 		return unit(v) + " (no limit)"
 	}
-	return unit(v) + " of " + unit(capacity)
+	c := unit(capacity)
+	if strings.HasSuffix(c, " Mbps") && !strings.HasSuffix(unit(v), " Mbps") {
+		return strconv.FormatFloat(float64(v)/1000, 'f', -1, 64) + " of " + c
+	}
+	if num, u, ok := strings.Cut(unit(v), " "); ok && strings.HasSuffix(c, " "+u) {
+		return num + " of " + c
+	}
+	return unit(v) + " of " + c
 }
 
 func capacityText(c v1alpha1.CoreCapacity) string {

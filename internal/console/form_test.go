@@ -470,3 +470,23 @@ func TestActiveSurgical(t *testing.T) {
 		})
 	}
 }
+
+func TestUsedOf(t *testing.T) {
+	tests := []struct {
+		v, capacity int64
+		unit        func(int64) string
+		want        string
+	}{
+		{40_000, 100_000, rate, "40 of 100 Mbps"},
+		{0, 1_000_000, rate, "0 of 1000 Mbps"},
+		{500, 100_000, rate, "0.5 of 100 Mbps"},
+		{500, 800, rate, "500 of 800 kbps"},
+		{12_500, 0, rate, "12.5 Mbps (no limit)"},
+		{3, 10, count, "3 of 10"},
+	}
+	for _, tt := range tests {
+		if got := usedOf(tt.v, tt.capacity, tt.unit); got != tt.want {
+			t.Errorf("usedOf(%d, %d) = %q, want %q", tt.v, tt.capacity, got, tt.want)
+		}
+	}
+}

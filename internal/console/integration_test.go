@@ -621,7 +621,7 @@ func TestCapacityTimelineShowsAdmittedReservations(t *testing.T) {
 	a.wantStatus(timeline, http.StatusOK,
 		"uplink GBR 100 Mbps, downlink GBR 100 Mbps, 10 sessions",
 		`<meter min="0" max="100000" value="40000"`,
-		"40 Mbps of 100 Mbps", "2 of 10", "or-a/or-a-capacity",
+		"40 of 100 Mbps", "2 of 10", "or-a/or-a-capacity",
 		"bookings in other namespaces hold capacity on this core too") // user-a cannot list every namespace
 	a.wantStatus(a.get("/capacity/no-such-core"), http.StatusNotFound, "There is no 5G core no-such-core.")
 
