@@ -41,11 +41,20 @@ import (
 // for what is booked. No operator runs here: status is written by the
 // tests where a page needs it.
 
+// env is the control plane, started by the first test that needs it, so
+// that unit tests and fuzz workers (each a process running TestMain) do
+// not start one.
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard()) // the clients' warnings are not what these tests read
-	testenv.Main(m, func(e *testenv.Env) { env = e })
+	code := m.Run()
+	if env != nil {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: stop:", err)
+		}
+	}
+	os.Exit(code)
 }
 
 const (
@@ -87,6 +96,11 @@ func setup(t *testing.T) *fixture {
 }
 
 func newFixture() (*fixture, error) {
+	var err error
+	// Start fails, never skips, without bin/etcd and bin/kube-apiserver.
+	if env, err = testenv.Start(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	c := env.Client
