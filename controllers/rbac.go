@@ -5,3 +5,13 @@ package controllers
 //
 // +kubebuilder:rbac:groups="",namespace=medslice-system,resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=medslice-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// The web console signs people in with their own Kubernetes token and acts
+// as them: it reviews tokens and impersonates the reviewed identity, so that
+// RBAC is the only authority over what a surgery team may see and book.
+//
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups="",resources=users;groups;serviceaccounts,verbs=impersonate
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=uids;userextras/*,verbs=impersonate
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch

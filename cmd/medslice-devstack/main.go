@@ -49,6 +49,12 @@ func main() {
 			fmt.Printf("devstack: WARNING: not provisioned after %s: %v (see %s)\n", *wait, pending, s.Operator().LogPath)
 		}
 	}
+	token := ""
+	if *samples {
+		if token, err = s.DemoToken(ctx); err != nil {
+			fmt.Println("devstack:", err)
+		}
+	}
 	rel := func(p string) string {
 		if r, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(r, "..") {
 			return r
@@ -61,9 +67,13 @@ medslice dev stack ready in %s
   kubeconfig %s
   emulator   %s   (GET /admin/v1/sessions)
   metrics    %s
+  console    %s   (sign in as the or-3 surgery team with the token in %s)
   logs       %s/*.log
 Ctrl-C stops everything.
-`, time.Since(start).Round(time.Millisecond), rel(s.KubeconfigPath), s.KubeconfigPath, s.EmulatorURL, s.MetricsURL, rel(*state))
+`, time.Since(start).Round(time.Millisecond), rel(s.KubeconfigPath), s.KubeconfigPath, s.EmulatorURL, s.MetricsURL, s.ConsoleURL, rel(filepath.Join(*state, "demo-token")), rel(*state))
+	if token != "" {
+		fmt.Printf("  token      %s\n", token)
+	}
 	if *samples {
 		go func() {
 			took, err := s.WaitReady(ctx, 3*time.Minute)

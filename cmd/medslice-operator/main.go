@@ -29,6 +29,7 @@ import (
 
 	"github.com/medslice/medslice/api/v1alpha1"
 	"github.com/medslice/medslice/controllers"
+	"github.com/medslice/medslice/internal/console"
 	"github.com/medslice/medslice/internal/coreconn"
 	"github.com/medslice/medslice/internal/metrics"
 	"github.com/medslice/medslice/internal/notify"
@@ -48,6 +49,7 @@ type options struct {
 	crashPoint                         string
 	noProbes                           bool
 	timezone                           string
+	consoleAddr                        string
 	emulatedUserPlane, emulatedRefl    string
 }
 
@@ -66,6 +68,7 @@ func main() {
 	flag.DurationVar(&o.corePing, "core-ping-interval", 30*time.Second, "how often each core's reachability is checked")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 16, "slices reconciled in parallel")
 	flag.StringVar(&o.probeSource, "probe-source", "", "the operator's probe source address, added to every slice's flow descriptions")
+	flag.StringVar(&o.consoleAddr, "console-bind-address", ":8083", "address of the web console for surgery teams; empty disables it")
 	flag.StringVar(&o.timezone, "timezone", envOr("TZ", "Local"), "time zone of the hospital, for times in admission messages (IANA name, e.g. Europe/Berlin)")
 	flag.BoolVar(&o.noProbes, "disable-probes", false, "do not probe slices: SLAMet stays Unknown and no slice is ever GO")
 	flag.StringVar(&o.emulatedUserPlane, "emulated-user-plane", "", "development only: the core emulator's URL; probes go through its emulated user plane instead of to device addresses")
@@ -208,8 +211,20 @@ func run(ctx context.Context, o options) error {
 		},
 		Observe: func(o notify.Outcome) { metrics.Notifications.WithLabelValues(string(o)).Inc() },
 	}
-	if err := mgr.Add(notifyServer(o.notifyAddr, receiver)); err != nil {
+	mux := http.NewServeMux()
+	mux.Handle(notify.PathPrefix, receiver)
+	// Cores speak HTTP/2 cleartext (TS 29.500).
+	if err := mgr.Add(serve("notify", o.notifyAddr, mux, true)); err != nil {
 		return err
+	}
+	if o.consoleAddr != "" {
+		c, err := console.New(console.Config{RestConfig: mgr.GetConfig(), Location: loc, Now: clk.Now, Log: ctrl.Log.WithName("console")})
+		if err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
+		if err := mgr.Add(serve("console", o.consoleAddr, c.Handler(), false)); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
@@ -221,21 +236,22 @@ func run(ctx context.Context, o options) error {
 	return mgr.Start(ctx)
 }
 
-// notifyServer serves core callbacks on every replica, leader or not: a
-// notification only wakes a reconcile, which runs where the leader is.
-func notifyServer(addr string, h http.Handler) manager.Runnable {
+// serve runs an HTTP server on every replica, leader or not: a notification
+// only wakes a reconcile, which runs where the leader is, and the console
+// reads and writes through the API server.
+func serve(name, addr string, h http.Handler, h2c bool) manager.Runnable {
 	return manager.RunnableFunc(func(ctx context.Context) error {
-		mux := http.NewServeMux()
-		mux.Handle(notify.PathPrefix, h)
-		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
-		srv.Protocols = new(http.Protocols)
-		srv.Protocols.SetHTTP1(true)
-		srv.Protocols.SetUnencryptedHTTP2(true) // cores speak HTTP/2 cleartext (TS 29.500)
+		srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+		if h2c {
+			srv.Protocols = new(http.Protocols)
+			srv.Protocols.SetHTTP1(true)
+			srv.Protocols.SetUnencryptedHTTP2(true)
+		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("notification receiver: %w", err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		ctrl.Log.WithName("notify").Info("notification receiver listening", "addr", ln.Addr().String())
+		ctrl.Log.WithName(name).Info("listening", "addr", ln.Addr().String())
 		go func() {
 			<-ctx.Done()
 			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -80,6 +80,7 @@ type Stack struct {
 	NotifyURL      string
 	MetricsURL     string
 	ReflectorAddr  string
+	ConsoleURL     string
 
 	env          *envtest.Environment
 	operatorArgs []string
@@ -130,7 +131,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +146,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.NotifyURL = fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	s.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])
 	healthAddr := fmt.Sprintf("127.0.0.1:%d", ports[3])
+	s.ConsoleURL = fmt.Sprintf("http://127.0.0.1:%d", ports[5])
 
 	s.emulator, err = s.spawn("medslice-core-emulator", append([]string{"--listen", emuAddr,
 		"--userplane", "--probe-source", ProbeSource, "--reflector", s.ReflectorAddr}, o.EmulatorArgs...))
@@ -175,6 +177,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		"--sweep-interval", "10s",
 		"--core-ping-interval", "10s",
 		"--probe-source", ProbeSource,
+		"--console-bind-address", strings.TrimPrefix(s.ConsoleURL, "http://"),
 		"--emulated-user-plane", s.EmulatorURL,
 		"--emulated-reflector", s.ReflectorAddr,
 	}, o.OperatorArgs...)
