@@ -14,7 +14,7 @@ run: controlplane build ## Bring up the embedded default (control plane, emulato
 	$(BIN)/medslice-devstack
 
 .PHONY: test
-test: controlplane build ## Unit, integration (real kube-apiserver) and end-to-end tests.
+test: controlplane build helm ## Unit, integration (real kube-apiserver), chart and end-to-end tests.
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -tags e2e -timeout 20m ./e2e/...
 
@@ -66,10 +66,30 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=medslice-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	@$(MAKE) --no-print-directory chart-sync
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail when generated files are stale.
-	@git diff --exit-code -- api config/crd config/rbac || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
+	@git diff --exit-code -- api config/crd config/rbac charts/medslice/crds charts/medslice/files || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
+
+.PHONY: helm
+helm: ## Build helm from its Go module into bin/ (once).
+	@bash hack/build-helm.sh
+
+.PHONY: helm-lint
+helm-lint: helm ## Lint the Helm chart with defaults and with every optional part on.
+	$(BIN)/helm lint --strict charts/medslice
+	$(BIN)/helm lint --strict charts/medslice --values internal/chart/testdata/all-on.yaml
+
+.PHONY: rules-test
+rules-test: ## Test the Prometheus alerts with promtool (Debian package prometheus).
+	promtool test rules config/prometheus/rules_test.yaml
+
+.PHONY: chart-sync
+chart-sync: ## Copy generated manifests and rules into the chart (helm cannot read outside it).
+	cp config/crd/bases/*.yaml charts/medslice/crds/
+	cp config/rbac/role.yaml charts/medslice/files/rbac/role.yaml
+	cp config/prometheus/rules.yaml charts/medslice/files/prometheus-rules.yaml
 
 .PHONY: docker-build
 docker-build: ## Build the image (needs a Docker engine; there is none on the dev machines).
