@@ -108,6 +108,7 @@ func (r *MedicalSliceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 
 	before := s.Status.DeepCopy()
+	pass.prev = before
 	result, recErr := r.reconcile(ctx, &s, pass)
 	s.Status.ObservedGeneration = s.Generation
 	if !equality.Semantic.DeepEqual(before, &s.Status) {
@@ -143,6 +144,10 @@ type pass struct {
 	fresh bool
 	// lost: a recorded session was gone from the core.
 	lost bool
+	// prev is the status as the pass found it: transitions (and their
+	// Events) are judged against it, not against what the pass has
+	// already changed.
+	prev *v1alpha1.MedicalSliceStatus
 }
 
 func (p *pass) event(kind, reason, action, format string, args ...any) {

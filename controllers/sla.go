@@ -113,8 +113,8 @@ func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.Medical
 	if !ok {
 		v = sla.Verdict{Reason: sla.NoData, Message: "probes not running"}
 	}
-	wasMet := meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionSLAMet)
-	wasGo := meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionReady)
+	wasMet := meta.IsStatusConditionTrue(p.prev.Conditions, v1alpha1.ConditionSLAMet)
+	wasGo := meta.IsStatusConditionTrue(p.prev.Conditions, v1alpha1.ConditionReady)
 	switch {
 	case v.SLAMet:
 		setCondition(s, v1alpha1.ConditionSLAMet, metav1.ConditionTrue, v.Reason, v.Message)

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/medslice/medslice/api/v1alpha1"
 	"github.com/medslice/medslice/internal/core"
@@ -85,8 +87,18 @@ func TestGoByMeasurementAndFailSafes(t *testing.T) {
 		refl, stop := startReflector(t)
 		s := waitGo(t, probedSlice(t, "go-1", refl))
 		t.Logf("GO with RTT p99 %s, loss %s", s.Status.SLA.RTTP99.Duration, s.Status.SLA.LossRatio)
+		time.Sleep(time.Second) // several passes while GO: still one GO Event
+		if n := eventCount(t, s, "GO"); n != 1 {
+			t.Errorf("%d GO Events for one transition", n)
+		}
 		stop()
 		got := waitCondition(t, s, v1alpha1.ConditionReady, metav1.ConditionFalse, "")
+		eventually(t, "NoGo and SLAViolated Events", func() error {
+			if eventCount(t, s, "NoGo") == 0 || eventCount(t, s, "SLAViolated") == 0 {
+				return errString("missing")
+			}
+			return nil
+		})
 		if r := condition(got, v1alpha1.ConditionReady).Reason; r != sla.Violated && r != sla.Stale {
 			t.Errorf("reason %s, want Violated (all lost) or Stale", r)
 		}
@@ -143,6 +155,25 @@ func TestGoByMeasurementAndFailSafes(t *testing.T) {
 			t.Error("an unprovisioned slice is being probed")
 		}
 	})
+}
+
+// eventCount counts the slice's Events with reason.
+func eventCount(t *testing.T, s *v1alpha1.MedicalSlice, reason string) int {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := env.Client.List(ctx, &list, client.InNamespace(s.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range list.Items {
+		if e.Regarding.Name == s.Name && e.Reason == reason {
+			n++
+			if e.Series != nil {
+				n += int(e.Series.Count) - 1
+			}
+		}
+	}
+	return n
 }
 
 type errString string
