@@ -1,5 +1,5 @@
 // Command kubectl-medslice is the kubectl plugin of medslice: with the
-// binary on the PATH, `kubectl medslice book|list|describe|extend|cancel|capacity`
+// binary on the PATH, `kubectl medslice book|list|describe|extend|cancel|capacity|report`
 // runs it. The logic is in internal/plugin; this file wires the command
 // line, the kubeconfig, the clock and the terminal together.
 package main
@@ -16,6 +16,7 @@ import (
 	// so local times mean the same on every machine.
 	_ "time/tzdata"
 
+	"golang.org/x/term"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -42,12 +43,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		fmt.Fprint(stdout, inv.Help)
 		return 0
 	}
-	c, namespace, err := connect(inv.Kube)
-	if err != nil {
-		fmt.Fprintln(stderr, "error: "+err.Error())
-		return 1
+	env := plugin.Env{Out: stdout, Now: now, Location: inv.Location, Output: inv.Output, OutIsTerminal: isTerminal(stdout)}
+	// report verify of a file with --public-keys needs no API server: a
+	// carrier checks evidence without a kubeconfig.
+	if !inv.Offline() {
+		c, namespace, err := connect(inv.Kube)
+		if err != nil {
+			fmt.Fprintln(stderr, "error: "+err.Error())
+			return 1
+		}
+		env.Client, env.Namespace = c, namespace
 	}
-	env := plugin.Env{Client: c, Out: stdout, Now: now, Location: inv.Location, Namespace: namespace, Output: inv.Output}
 	if err := inv.Run(ctx, env); err != nil {
 		fmt.Fprintln(stderr, "error: "+err.Error())
 		return 1
@@ -77,6 +83,12 @@ func connect(k plugin.Kube) (client.Client, string, error) {
 		return nil, "", fmt.Errorf("connecting to %s: %s", cfg.Host, oneLine(err.Error()))
 	}
 	return c, namespace, nil
+}
+
+// isTerminal says whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func oneLine(s string) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +18,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/medslice/medslice/api/v1alpha1"
+	"github.com/medslice/medslice/internal/report"
+	"github.com/medslice/medslice/internal/sla"
 	"github.com/medslice/medslice/internal/testenv"
 )
 
@@ -178,5 +181,81 @@ func TestKubectlFindsThePlugin(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(out), "No slices in namespace team-a.") && !strings.HasPrefix(string(out), "NAME ") {
 		t.Errorf("kubectl medslice list:\n%s", out)
+	}
+}
+
+// TestReportVerifyOffline protects that report verify of a file with
+// --public-keys needs no API server (even an unreadable kubeconfig does not
+// matter), exits 0 when the report verifies and 1, with the problems on
+// stdout and one line on stderr, when a byte of it was changed.
+func TestReportVerifyOffline(t *testing.T) {
+	signer, err := report.NewEd25519Signer(bytes.Repeat([]byte{3}, ed25519.SeedSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+	slice := &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Name: "or3", Namespace: "team-a", UID: "0f6b4c1e-2d3a-4b5c-8d9e-1a2b3c4d5e6f"},
+		Spec: v1alpha1.MedicalSliceSpec{Profile: "surgery-urllc", CoreRef: "campus-core"}}
+	var rollups []sla.WindowRollup
+	for i := range 5 {
+		rollups = append(rollups, sla.WindowRollup{Start: t0.Add(time.Duration(i) * time.Second), End: t0.Add(time.Duration(i+1) * time.Second),
+			Sent: 10, Received: 10, RTTP50: 8 * time.Millisecond, RTTP99: 11 * time.Millisecond, RTTMax: 12 * time.Millisecond, JitterP99: time.Millisecond, Met: true})
+	}
+	targets := sla.Targets{RTTP99: 20 * time.Millisecond, LossRatio: 0.001, AvailabilityPercent: 99.9, Window: time.Second, VerificationPeriod: 30 * time.Second}
+	spec, err := report.Build(slice, rollups, nil, targets, report.Period{Start: t0, End: t0.Add(5 * time.Second)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := report.Seal(spec, signer); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var b bytes.Buffer
+	if err := report.WriteJSON(&b, &v1alpha1.SLAReport{ObjectMeta: metav1.ObjectMeta{Name: "or3-20260504", Namespace: "team-a"}, Spec: *spec}); err != nil {
+		t.Fatal(err)
+	}
+	file, keys := filepath.Join(dir, "or3.json"), filepath.Join(dir, "keys.json")
+	ring := report.KeyRing{}
+	ring.Add(signer.Public())
+	pubs, err := ring.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keys, pubs, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"report", "verify", file, "--public-keys", keys, "--kubeconfig", "/nonexistent/kubeconfig"}
+
+	code, stdout, stderr := runPlugin(t, args...)
+	want := "verified: report or3-20260504 for slice or3 period 2026-05-04T08:00:00Z/2026-05-04T08:00:05Z, chain head " + spec.Chain.Head + ", signed by key " + signer.KeyID() + "\n"
+	if code != 0 || stdout != want || stderr != "" {
+		t.Errorf("verify: code %d\n stdout %q\n want   %q\n stderr %q", code, stdout, want, stderr)
+	}
+
+	// One byte of the period's end: 08:00:05 becomes 08:00:06.
+	data := bytes.Replace(b.Bytes(), []byte(`"end": "2026-05-04T08:00:05.000000Z"`), []byte(`"end": "2026-05-04T08:00:06.000000Z"`), 1)
+	if bytes.Equal(data, b.Bytes()) {
+		t.Fatalf("no period end in %s", b.Bytes())
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runPlugin(t, args...)
+	if code != 1 || !strings.HasPrefix(stdout, "NOT verified: report or3-20260504 for slice or3 period 2026-05-04T08:00:00Z/2026-05-04T08:00:06Z:\n") ||
+		!strings.Contains(stdout, "\n  signature: ") || !strings.HasPrefix(stderr, "error: report or3-20260504 does not verify: ") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("verify of the changed file: code %d\n stdout %q\n stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestReportCommandLine protects report through the command line: a slice
+// without reports is one line on stderr and exit code 1.
+func TestReportCommandLine(t *testing.T) {
+	code, stdout, stderr := runPlugin(t, "report", "or3", "--kubeconfig="+kubeconfig, "--context", "team-a", "-o", "csv")
+	want := "error: no SLAReport of slice \"or3\" in namespace team-a: the operator writes one when a slice's window ends (-n picks another namespace)\n"
+	if code != 1 || stdout != "" || stderr != want {
+		t.Errorf("report: code %d\n stdout %q\n stderr %q\n want   %q", code, stdout, stderr, want)
 	}
 }

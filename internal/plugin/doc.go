@@ -11,6 +11,11 @@
 // (missing, stale or contradictory is NO-GO), admission decisions from
 // status.admission, the capacity timeline from what admitted slices hold.
 //
+// Report exports a slice's signed SLAReport (the latest, or the one of a
+// period) with internal/report's JSON, CSV and PDF writers; Verify checks
+// one, from a file with a public-keys file entirely offline, or by name
+// with the keys of the signing Secret, and names every problem.
+//
 // Times are read and shown in the user's time zone. A wall clock time that
 // does not exist, or exists twice, around a daylight saving change is
 // refused with the two RFC 3339 readings to choose from, never guessed.

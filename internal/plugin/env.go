@@ -32,6 +32,9 @@ type Env struct {
 	Namespace string
 	// Output is the output format.
 	Output Format
+	// OutIsTerminal says that Out is a terminal, where report does not
+	// write a PDF.
+	OutIsTerminal bool
 }
 
 // pollInterval is how often book and extend look for the operator's
@@ -53,6 +56,10 @@ func (inv *Invocation) Run(ctx context.Context, env Env) error {
 		return Cancel(ctx, env, *inv.Cancel)
 	case inv.Capacity != nil:
 		return Capacity(ctx, env, *inv.Capacity)
+	case inv.Report != nil:
+		return Report(ctx, env, *inv.Report)
+	case inv.Verify != nil:
+		return Verify(ctx, env, *inv.Verify)
 	}
 	return fmt.Errorf("nothing to run")
 }

@@ -29,6 +29,10 @@ func FuzzParseFlags(f *testing.F) {
 	f.Add("extend\nor3\n--until\n2027-10-31 02:30")
 	f.Add("cancel\nor3\n--force=true")
 	f.Add("capacity\ncampus-core\n--from\nnow\n--to\n23:59")
+	f.Add("report\nor3\n--period\n2026-11-22 08:00/2026-11-22T12:00:00+01:00\n-o\npdf\n--output-file\nor3.pdf")
+	f.Add("report\nor3\n--latest\n-o\ncsv")
+	f.Add("report\nverify\nor3.json\n--public-keys\nkeys.json")
+	f.Add("-n\nor-3\nreport\n--key-secret\nmedslice-system/medslice-report-key\nverify\nor3-20261122")
 	f.Fuzz(func(t *testing.T, line string) {
 		args := strings.Split(line, "\n")
 		for _, tz := range []string{"", "Europe/Berlin", "Bogus/Zone"} {

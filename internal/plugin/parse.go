@@ -22,6 +22,9 @@ const (
 	FormatTable Format = "table"
 	FormatYAML  Format = "yaml"
 	FormatJSON  Format = "json"
+	// FormatCSV and FormatPDF are report's exports (with FormatJSON).
+	FormatCSV Format = "csv"
+	FormatPDF Format = "pdf"
 )
 
 // DryRun says how a booking is tried without being made, as kubectl's
@@ -76,7 +79,8 @@ const (
 
 // Invocation is a parsed command line, ready to run.
 type Invocation struct {
-	// Command is book, list, describe, extend, cancel or capacity.
+	// Command is book, list, describe, extend, cancel, capacity, report or
+	// "report verify".
 	Command  string
 	Kube     Kube
 	Output   Format
@@ -90,6 +94,8 @@ type Invocation struct {
 	Extend   *ExtendOptions
 	Cancel   *CancelOptions
 	Capacity *CapacityOptions
+	Report   *ReportOptions
+	Verify   *VerifyOptions
 }
 
 // command is one subcommand, for help and for finding typos.
@@ -103,7 +109,16 @@ var commands = []command{
 	{"extend", "extend NAME (--by D | --until TIME)", "move the end of a slice later and report whether the extension is admitted"},
 	{"cancel", "cancel NAME [--force]", "delete a slice; an active surgical slice needs --force"},
 	{"capacity", "capacity [CORE] [--from TIME] [--to TIME]", "per core, what is reserved over time"},
+	{"report", "report SLICE [--period START/END | --latest] [-o json|csv|pdf] [--output-file FILE]", "export a slice's signed SLA report (the latest, or one period) as JSON, CSV or PDF"},
 }
+
+// reportVerify is `report verify`, the second word read as a subcommand.
+var reportVerify = command{"report verify", "report verify FILE|REPORT (--public-keys FILE | --key-secret NAMESPACE/NAME)",
+	"check a report's hash chain, figures and signature and say exactly what fails; offline for a FILE with --public-keys"}
+
+// reportValueFlags are the flags of report and report verify that take
+// the next argument as their value, for finding the word "verify".
+var reportValueFlags = map[string]bool{"--period": true, "--output-file": true, "--public-keys": true, "--key-secret": true}
 
 // commandNames writes "book, list, ... or capacity".
 func commandNames() string {
@@ -146,11 +161,19 @@ func parse(args []string, d Defaults) (*Invocation, error) {
 		}
 		return nil, fmt.Errorf("unknown command %q: want %s", name, commandNames())
 	}
+	cmd := commands[idx]
+	if name == "report" {
+		if i := positionalIndex(rest, reportValueFlags); i >= 0 && rest[i] == "verify" {
+			cmd, name = reportVerify, reportVerify.name
+			rest = append(rest[:i:i], rest[i+1:]...)
+		}
+	}
 	p := &parser{cmd: name, defaults: d}
 	fs := p.flags()
+	p.fs = fs
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return &Invocation{Command: name, Help: commandHelp(commands[idx].synopsis, commands[idx].summary, fs)}, nil
+			return &Invocation{Command: name, Help: commandHelp(cmd.synopsis, cmd.summary, fs)}, nil
 		}
 		return nil, p.flagError(err, fs)
 	}
@@ -189,10 +212,30 @@ func commandIndex(args []string) int {
 	return -1
 }
 
+// positionalIndex is the index of the first argument that is neither a
+// flag nor the value of a global flag or of one in valueFlags, or -1.
+func positionalIndex(args []string, valueFlags map[string]bool) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return -1
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			if globalValueFlags[a] || valueFlags[a] {
+				i++
+			}
+		default:
+			return i
+		}
+	}
+	return -1
+}
+
 // parser holds the flags of one command as typed, before they are read.
 type parser struct {
 	cmd      string
 	defaults Defaults
+	fs       *pflag.FlagSet
 
 	kube     Kube
 	output   string
@@ -212,6 +255,11 @@ type parser struct {
 	force bool
 	// capacity
 	from, to string
+	// report
+	period, outputFile string
+	latest             bool
+	// report verify
+	publicKeys, keySecret string
 }
 
 func (p *parser) flags() *pflag.FlagSet {
@@ -223,7 +271,11 @@ func (p *parser) flags() *pflag.FlagSet {
 	fs.StringVar(&p.kube.Kubeconfig, "kubeconfig", "", "`PATH` of the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&p.kube.Context, "context", "", "kubeconfig `CONTEXT` to use (default: the current context)")
 	fs.StringVar(&p.timezone, "timezone", "", "IANA time `ZONE` to read and show local times in, e.g. Europe/Berlin (default: TZ or the system's)")
-	if p.cmd != "cancel" {
+	switch p.cmd {
+	case "cancel", reportVerify.name:
+	case "report":
+		fs.StringVarP(&p.output, "output", "o", string(FormatJSON), "export `FORMAT`: json (the signed evidence), csv or pdf (for people)")
+	default:
 		fs.StringVarP(&p.output, "output", "o", string(FormatTable), "output `FORMAT`: table, yaml or json")
 	}
 	switch p.cmd {
@@ -253,6 +305,13 @@ func (p *parser) flags() *pflag.FlagSet {
 	case "capacity":
 		fs.StringVar(&p.from, "from", "", "`TIME` the timeline starts (default: now)")
 		fs.StringVar(&p.to, "to", "", "`TIME` the timeline ends (default: 24h after --from)")
+	case "report":
+		fs.StringVar(&p.period, "period", "", "the report of exactly this period, `START/END`, each in the forms book --start takes, e.g. 2026-11-22T08:00:00+01:00/2026-11-22T12:00:00+01:00")
+		fs.BoolVar(&p.latest, "latest", false, "the report whose period ends last (the default without --period)")
+		fs.StringVar(&p.outputFile, "output-file", "", "write the export to `FILE` instead of standard output (needed for -o pdf on a terminal)")
+	case reportVerify.name:
+		fs.StringVar(&p.publicKeys, "public-keys", "", "`FILE` of the public keys, the JSON {\"<key id>\": \"<base64 Ed25519 public key>\"} of the signing Secret's public-keys; offline")
+		fs.StringVar(&p.keySecret, "key-secret", "", "read the public keys from the signing Secret `NAMESPACE/NAME` on the API server")
 	}
 	return fs
 }
@@ -301,12 +360,25 @@ func printable(s string) string {
 // build reads the typed flags and positional arguments into an Invocation.
 func (p *parser) build(args []string) (*Invocation, error) {
 	inv := &Invocation{Command: p.cmd, Kube: p.kube, Output: FormatTable}
-	switch Format(p.output) {
-	case FormatTable, FormatYAML, FormatJSON:
-		inv.Output = Format(p.output)
-	case "":
+	switch {
+	case p.cmd == reportVerify.name:
+	case p.cmd == "report":
+		switch Format(p.output) {
+		case FormatJSON, FormatCSV, FormatPDF:
+			inv.Output = Format(p.output)
+		case "":
+			inv.Output = FormatJSON
+		default:
+			return nil, fmt.Errorf("-o %q: want json, csv or pdf", p.output)
+		}
 	default:
-		return nil, fmt.Errorf("-o %q: want table, yaml or json", p.output)
+		switch Format(p.output) {
+		case FormatTable, FormatYAML, FormatJSON:
+			inv.Output = Format(p.output)
+		case "":
+		default:
+			return nil, fmt.Errorf("-o %q: want table, yaml or json", p.output)
+		}
 	}
 	if p.kube.Namespace != "" {
 		if err := checkObjectName("namespace", p.kube.Namespace, 63); err != nil {
@@ -361,6 +433,14 @@ func (p *parser) build(args []string) (*Invocation, error) {
 		inv.Cancel = &CancelOptions{Name: name, Force: p.force}
 	case "capacity":
 		if inv.Capacity, err = p.capacity(args); err != nil {
+			return nil, err
+		}
+	case "report":
+		if inv.Report, err = p.report(args, inv.Output); err != nil {
+			return nil, err
+		}
+	case reportVerify.name:
+		if inv.Verify, err = p.verify(args); err != nil {
 			return nil, err
 		}
 	}
@@ -647,8 +727,13 @@ func Usage() string {
 Times are RFC 3339 (2026-11-22T08:00:00+01:00) or local: "2026-11-22 08:00",
 "08:00" for today, "now". Local means --timezone, else TZ, else the system's.
 
-Common flags: -n/--namespace, --kubeconfig, --context, -o table|yaml|json,
---timezone. Run "kubectl medslice COMMAND --help" for a command's flags.
+Reports: "kubectl medslice report SLICE -o pdf --output-file or3.pdf" exports
+the latest report of a slice; "kubectl medslice report verify FILE
+--public-keys KEYS" checks a JSON export offline.
+
+Common flags: -n/--namespace, --kubeconfig, --context, -o table|yaml|json
+(report: json|csv|pdf), --timezone. Run "kubectl medslice COMMAND --help"
+(or "kubectl medslice report verify --help") for a command's flags.
 `)
 	return b.String()
 }

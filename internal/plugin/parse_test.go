@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/medslice/medslice/api/v1alpha1"
 )
@@ -29,10 +30,10 @@ func TestParseRefusesBadInput(t *testing.T) {
 		wantErr string
 	}{
 		// Commands and positional arguments.
-		{"no command", nil, "", "no command: want book, list, describe, extend, cancel or capacity (see kubectl medslice --help)"},
-		{"only flags", []string{"-n", "surgery"}, "", "no command: want book, list, describe, extend, cancel or capacity (see kubectl medslice --help)"},
+		{"no command", nil, "", "no command: want book, list, describe, extend, cancel, capacity or report (see kubectl medslice --help)"},
+		{"only flags", []string{"-n", "surgery"}, "", "no command: want book, list, describe, extend, cancel, capacity or report (see kubectl medslice --help)"},
 		{"command typo", []string{"boook"}, "", `unknown command "boook": did you mean book?`},
-		{"unknown command", []string{"frobnicate"}, "", `unknown command "frobnicate": want book, list, describe, extend, cancel or capacity`},
+		{"unknown command", []string{"frobnicate"}, "", `unknown command "frobnicate": want book, list, describe, extend, cancel, capacity or report`},
 		{"book without name", append([]string{"book"}, bookArgs()[2:]...), "", "book needs the slice name: kubectl medslice book NAME"},
 		{"book two names", append(bookArgs(), "or4"), "", `book takes one slice name, got 2: "or3" "or4"`},
 		{"book alone", []string{"book"}, "", "book needs the slice name: kubectl medslice book NAME"},
@@ -138,6 +139,42 @@ func TestParseRefusesBadInput(t *testing.T) {
 		{"capacity from garbage", []string{"capacity", "--from", "yesterday"}, "", `--from "yesterday": want RFC 3339 (2026-11-22T08:00:00+01:00) or local "2026-11-22 08:00"`},
 		{"capacity to before from", []string{"capacity", "--from", "2026-11-22 08:00", "--to", "2026-11-22 07:00"}, "", "--to Sun 2026-11-22 07:00 CET is not after --from Sun 2026-11-22 08:00 CET"},
 		{"capacity to before now", []string{"capacity", "--to", "08:00"}, "", "--to Sat 2026-11-21 08:00 CET is not after --from Sat 2026-11-21 10:00 CET"},
+
+		// report.
+		{"report typo", []string{"reprot", "or3"}, "", `unknown command "reprot": did you mean report?`},
+		{"report without slice", []string{"report"}, "", "report needs the slice name: kubectl medslice report NAME"},
+		{"report two slices", []string{"report", "or3", "or4"}, "", `report takes one slice name, got 2: "or3" "or4"`},
+		{"report bad slice", []string{"report", "OR3"}, "", `slice name "OR3": must be lowercase letters, digits, '-' and '.', start and end with a letter or digit, at most 253 characters`},
+		{"report as yaml", []string{"report", "or3", "-o", "yaml"}, "", `-o "yaml": want json, csv or pdf`},
+		{"report as table", []string{"report", "or3", "--output=table"}, "", `-o "table": want json, csv or pdf`},
+		{"period without end", []string{"report", "or3", "--period", "2026-11-22 08:00"}, "", `--period "2026-11-22 08:00": want START/END, e.g. 2026-11-22T08:00:00+01:00/2026-11-22T12:00:00+01:00`},
+		{"period empty end", []string{"report", "or3", "--period", "2026-11-22 08:00/"}, "", `--period "2026-11-22 08:00/": want START/END, e.g. 2026-11-22T08:00:00+01:00/2026-11-22T12:00:00+01:00`},
+		{"period three parts", []string{"report", "or3", "--period", "08:00/09:00/10:00"}, "", `--period "08:00/09:00/10:00": want START/END, e.g. 2026-11-22T08:00:00+01:00/2026-11-22T12:00:00+01:00`},
+		{"period start garbage", []string{"report", "or3", "--period", "yesterday/2026-11-22 08:00"}, "", `--period "yesterday/2026-11-22 08:00": START: want RFC 3339 (2026-11-22T08:00:00+01:00) or local "2026-11-22 08:00"`},
+		{"period end garbage", []string{"report", "or3", "--period", "2026-11-22 08:00/noon"}, "", `--period "2026-11-22 08:00/noon": END: want RFC 3339 (2026-11-22T08:00:00+01:00) or local "2026-11-22 08:00"`},
+		{"period end skipped by DST", []string{"report", "or3", "--period", "2027-03-28 01:00/2027-03-28 02:30"}, "", `--period "2027-03-28 01:00/2027-03-28 02:30": END: 2027-03-28 02:30 does not exist in Europe/Berlin (the clocks jump forward then); choose another time`},
+		{"period reversed", []string{"report", "or3", "--period", "2026-11-22 12:00/2026-11-22 08:00"}, "", "--period: END Sun 2026-11-22 08:00 CET is not after START Sun 2026-11-22 12:00 CET"},
+		{"period and latest", []string{"report", "or3", "--latest", "--period", "2026-11-22 08:00/2026-11-22 12:00"}, "", "give --period or --latest, not both"},
+		{"not latest, no period", []string{"report", "or3", "--latest=false"}, "", "--latest=false needs --period START/END: which report, if not the latest?"},
+		{"latest with a value", []string{"report", "or3", "--latest=yes"}, "", "--latest=yes: want true or false"},
+		{"empty output file", []string{"report", "or3", "--output-file="}, "", "--output-file: an empty path; give a FILE, or leave the flag out for standard output"},
+		{"output file without value", []string{"report", "or3", "--output-file"}, "", "--output-file needs a value"},
+		{"output file typo", []string{"report", "or3", "--outputfile", "x.pdf"}, "", "unknown flag --outputfile for report: did you mean --output-file?"},
+		{"verify flag on report", []string{"report", "or3", "--public-keys", "keys.json"}, "", "unknown flag --public-keys for report (see kubectl medslice report --help)"},
+
+		// report verify.
+		{"verify without report", []string{"report", "verify", "--public-keys", "keys.json"}, "", "report verify needs a report: kubectl medslice report verify FILE|REPORT --public-keys KEYS"},
+		{"verify two reports", []string{"report", "verify", "a.json", "b.json", "--public-keys", "keys.json"}, "", `report verify takes one file or report name, got 2: "a.json" "b.json"`},
+		{"verify empty name", []string{"report", "verify", "", "--public-keys", "keys.json"}, "", "report verify: an empty file or report name"},
+		{"verify without keys", []string{"report", "verify", "or3.json"}, "", "report verify needs the public keys: --public-keys FILE (offline) or --key-secret NAMESPACE/NAME"},
+		{"verify with both keys", []string{"report", "verify", "or3.json", "--public-keys", "keys.json", "--key-secret", "medslice-system/medslice-report-key"}, "", "give --public-keys or --key-secret, not both"},
+		{"verify empty keys path", []string{"report", "verify", "or3.json", "--public-keys="}, "", "--public-keys: an empty path; give the FILE of the public keys"},
+		{"key secret without namespace", []string{"report", "verify", "or3.json", "--key-secret", "medslice-report-key"}, "", `--key-secret "medslice-report-key": want NAMESPACE/NAME, e.g. medslice-system/medslice-report-key`},
+		{"key secret three parts", []string{"report", "verify", "or3.json", "--key-secret", "a/b/c"}, "", `--key-secret "a/b/c": want NAMESPACE/NAME, e.g. medslice-system/medslice-report-key`},
+		{"key secret bad namespace", []string{"report", "verify", "or3.json", "--key-secret", "Medslice/key"}, "", `--key-secret: namespace "Medslice": must be lowercase letters, digits and '-', start and end with a letter or digit, at most 63 characters`},
+		{"key secret bad name", []string{"report", "verify", "or3.json", "--key-secret", "medslice-system/Key_1"}, "", `--key-secret: Secret name "Key_1": must be lowercase letters, digits, '-' and '.', start and end with a letter or digit, at most 253 characters`},
+		{"no -o on verify", []string{"report", "verify", "or3.json", "--public-keys", "keys.json", "-o", "json"}, "", "unknown flag -o for report verify (see kubectl medslice report verify --help)"},
+		{"report flag on verify", []string{"report", "verify", "or3.json", "--public-keys", "keys.json", "--period", "08:00/09:00"}, "", "unknown flag --period for report verify (see kubectl medslice report verify --help)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,6 +285,16 @@ func TestParseOtherCommands(t *testing.T) {
 		{"capacity", []string{"capacity"}, Invocation{Command: "capacity", Output: FormatTable, Location: berlin, Capacity: &CapacityOptions{}}},
 		{"capacity of a core from tomorrow", []string{"capacity", "campus-core", "--from", "2026-11-22 00:00", "--to", "2026-11-23T00:00:00+01:00"},
 			Invocation{Command: "capacity", Output: FormatTable, Location: berlin, Capacity: &CapacityOptions{Core: "campus-core", From: at(2026, 11, 22, 0, 0), To: at(2026, 11, 23, 0, 0)}}},
+		{"report, latest as JSON", []string{"report", "or3"}, Invocation{Command: "report", Output: FormatJSON, Location: berlin, Report: &ReportOptions{Slice: "or3", Format: FormatJSON}}},
+		{"report latest, said", []string{"report", "--latest", "or3", "-o", "csv"}, Invocation{Command: "report", Output: FormatCSV, Location: berlin, Report: &ReportOptions{Slice: "or3", Format: FormatCSV}}},
+		{"report of a period to a PDF file", []string{"-o", "pdf", "-n", "or-3", "report", "or3", "--period", "2026-11-22 08:00/2026-11-22T11:00:00Z", "--output-file", "or3.pdf"},
+			Invocation{Command: "report", Output: FormatPDF, Location: berlin, Kube: Kube{Namespace: "or-3"},
+				Report: &ReportOptions{Slice: "or3", Start: at(2026, 11, 22, 8, 0), End: at(2026, 11, 22, 12, 0), Format: FormatPDF, OutputFile: "or3.pdf"}}},
+		{"verify after a flag", []string{"report", "--public-keys", "keys.json", "verify", "or3.json"},
+			Invocation{Command: "report verify", Output: FormatTable, Location: berlin, Verify: &VerifyOptions{Target: "or3.json", PublicKeys: "keys.json"}}},
+		{"verify a report on the API server", []string{"report", "verify", "or3-20261122", "--key-secret=medslice-system/medslice-report-key", "-n", "or-3"},
+			Invocation{Command: "report verify", Output: FormatTable, Location: berlin, Kube: Kube{Namespace: "or-3"},
+				Verify: &VerifyOptions{Target: "or3-20261122", KeySecret: types.NamespacedName{Namespace: "medslice-system", Name: "medslice-report-key"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,7 +310,7 @@ func TestParseOtherCommands(t *testing.T) {
 // TestParseHelp protects that help is printed, not an error, wherever it
 // is asked for.
 func TestParseHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"book", "--help"}, {"capacity", "-h"}} {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"book", "--help"}, {"capacity", "-h"}, {"report", "-h"}, {"report", "verify", "--help"}} {
 		inv := mustParse(t, args...)
 		if inv.Help == "" {
 			t.Errorf("Parse(%q): no help", args)
@@ -271,6 +318,15 @@ func TestParseHelp(t *testing.T) {
 	}
 	if got := mustParse(t, "extend", "-h").Help; !strings.Contains(got, "--until TIME") || !strings.HasPrefix(got, "Usage: kubectl medslice extend NAME (--by D | --until TIME)") {
 		t.Errorf("extend help:\n%s", got)
+	}
+	if got := mustParse(t, "report", "verify", "-h").Help; !strings.HasPrefix(got, "Usage: kubectl medslice report verify FILE|REPORT (--public-keys FILE | --key-secret NAMESPACE/NAME)") || !strings.Contains(got, "--key-secret NAMESPACE/NAME") {
+		t.Errorf("report verify help:\n%s", got)
+	}
+	if got := mustParse(t, "report", "--help").Help; !strings.HasPrefix(got, "Usage: kubectl medslice report SLICE [--period START/END | --latest] [-o json|csv|pdf] [--output-file FILE]") || !strings.Contains(got, `(default "json")`) {
+		t.Errorf("report help:\n%s", got)
+	}
+	if got := Usage(); !strings.Contains(got, "  report    export a slice's signed SLA report") || !strings.Contains(got, "report verify FILE") {
+		t.Errorf("usage does not show report:\n%s", got)
 	}
 }
 
