@@ -117,7 +117,7 @@ func (s *Server) row(sl *v1alpha1.MedicalSlice, now time.Time) sliceRow {
 	if sc := sl.Spec.Schedule; sc != nil {
 		row.Window = window(sc.Start.Time, sc.End.Time, now, s.loc)
 		if sc.LeadTime != nil && sc.LeadTime.Duration > 0 {
-			row.Lead = "provisioned from " + sc.Start.Add(-sc.LeadTime.Duration).In(s.loc).Format(clockLayout) + " (lead time " + formatDuration(sc.LeadTime.Duration) + ")"
+			row.Lead = "provisioned from " + sc.Start.Add(-sc.LeadTime.Duration).In(s.loc).Format(clockLayout) + " (lead time " + plugin.FormatDuration(sc.LeadTime.Duration) + ")"
 		}
 	}
 	if sla := sl.Status.SLA; sla != nil {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/medslice/medslice/api/v1alpha1"
+	"github.com/medslice/medslice/internal/plugin"
 )
 
 // bookView is the booking form, blank or as the user filled it in.
@@ -240,7 +241,7 @@ func options(values []string, selected string, label func(string) string) []opti
 func profileLabel(p *v1alpha1.SliceProfile) string {
 	l := p.Name + " — " + string(p.Spec.ServiceType)
 	if p.Spec.MaxDuration != nil {
-		l += ", at most " + formatDuration(p.Spec.MaxDuration.Duration)
+		l += ", at most " + plugin.FormatDuration(p.Spec.MaxDuration.Duration)
 	}
 	return l
 }

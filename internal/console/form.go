@@ -352,13 +352,13 @@ func parseSchedule(errs FieldErrors, f BookingForm, p *v1alpha1.SliceProfile, no
 			errs.add(endField, "The end %s is not after the start %s.", moment(end, now, loc), moment(start, now, loc))
 			ok = false
 		case d < minWindow:
-			errs.add(endField, "The window lasts %s; a booking lasts at least %s.", formatDuration(d), formatDuration(minWindow))
+			errs.add(endField, "The window lasts %s; a booking lasts at least %s.", plugin.FormatDuration(d), plugin.FormatDuration(minWindow))
 			ok = false
 		case d > maxWindow:
-			errs.add(endField, "The window lasts %s; a booking lasts at most a year.", formatDuration(d))
+			errs.add(endField, "The window lasts %s; a booking lasts at most a year.", plugin.FormatDuration(d))
 			ok = false
 		case p != nil && p.Spec.MaxDuration != nil && d > p.Spec.MaxDuration.Duration:
-			errs.add(endField, "Profile %s allows at most %s; this window lasts %s.", p.Name, formatDuration(p.Spec.MaxDuration.Duration), formatDuration(d))
+			errs.add(endField, "Profile %s allows at most %s; this window lasts %s.", p.Name, plugin.FormatDuration(p.Spec.MaxDuration.Duration), plugin.FormatDuration(d))
 			ok = false
 		}
 	}

@@ -3,10 +3,11 @@ package console
 import (
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/medslice/medslice/internal/plugin"
 )
 
 // Layouts of the times people read, always in the hospital's location.
@@ -32,28 +33,10 @@ func moment(t, now time.Time, loc *time.Location) string {
 // when it spans midnight: "Mon 22 Nov 22:00 – Tue 23 Nov 02:00".
 func window(start, end, now time.Time, loc *time.Location) string {
 	s, e := start.In(loc), end.In(loc)
-	if sameDay(s, e) {
+	if plugin.SameDay(s, e) {
 		return moment(s, now, loc) + "–" + e.Format(clockLayout)
 	}
 	return moment(s, now, loc) + " – " + moment(e, now, loc)
-}
-
-func sameDay(a, b time.Time) bool {
-	ay, am, ad := a.Date()
-	by, bm, bd := b.Date()
-	return ay == by && am == bm && ad == bd
-}
-
-// formatDuration writes d the way people write it: "24h", "1h30m", "15m".
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // latency writes a measured delay to a useful precision: "8.23ms", "412µs".

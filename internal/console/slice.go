@@ -118,7 +118,7 @@ func (s *Server) sliceView(sl *v1alpha1.MedicalSlice, errs FieldErrors, by, unti
 		v.Start, v.End = moment(sc.Start.Time, now, s.loc), moment(sc.End.Time, now, s.loc)
 		v.Ended = !now.Before(sc.End.Time)
 		if sc.LeadTime != nil {
-			v.LeadTime = formatDuration(sc.LeadTime.Duration)
+			v.LeadTime = plugin.FormatDuration(sc.LeadTime.Duration)
 		}
 	}
 	for _, c := range sl.Status.Conditions {
@@ -282,10 +282,10 @@ func parseExtension(sl *v1alpha1.MedicalSlice, by, until string, p *v1alpha1.Sli
 	case !newEnd.After(oldEnd):
 		errs.add(field, "The new end %s is not after the current end %s: extending only moves the end later.", moment(newEnd, now, loc), moment(oldEnd, now, loc))
 	case d > maxWindow:
-		errs.add(field, "The window would last %s; a booking lasts at most a year.", formatDuration(d))
+		errs.add(field, "The window would last %s; a booking lasts at most a year.", plugin.FormatDuration(d))
 	case p != nil && p.Spec.MaxDuration != nil && d > p.Spec.MaxDuration.Duration:
 		max := p.Spec.MaxDuration.Duration
-		errs.add(field, "Profile %s allows at most %s; the window would last %s. Extend to %s at the latest.", p.Name, formatDuration(max), formatDuration(d), moment(sc.Start.Add(max), now, loc))
+		errs.add(field, "Profile %s allows at most %s; the window would last %s. Extend to %s at the latest.", p.Name, plugin.FormatDuration(max), plugin.FormatDuration(d), moment(sc.Start.Add(max), now, loc))
 	}
 	if len(errs) > 0 {
 		return time.Time{}, errs

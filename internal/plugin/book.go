@@ -74,7 +74,7 @@ func (o *BookOptions) Validate(now time.Time, loc *time.Location) error {
 		return errors.New("--purpose: plain text only, remove < and >")
 	}
 	if o.LeadTime != nil && (*o.LeadTime < 0 || *o.LeadTime > maxLeadTime) {
-		return fmt.Errorf("--lead-time %s: must be from 0s to %s", formatDuration(*o.LeadTime), formatDuration(maxLeadTime))
+		return fmt.Errorf("--lead-time %s: must be from 0s to %s", FormatDuration(*o.LeadTime), FormatDuration(maxLeadTime))
 	}
 	if o.Start.IsZero() {
 		return errors.New(`--start is required: when the slice is needed, e.g. --start "2026-11-22 08:00"`)
@@ -83,7 +83,7 @@ func (o *BookOptions) Validate(now time.Time, loc *time.Location) error {
 		return fmt.Errorf("--end %s is not after --start %s", longMoment(o.End, loc), longMoment(o.Start, loc))
 	}
 	if d := o.End.Sub(o.Start); d < minWindow {
-		return fmt.Errorf("the window %s lasts %s: a booking lasts at least %s", longWindow(o.Start, o.End, loc), formatDuration(d), formatDuration(minWindow))
+		return fmt.Errorf("the window %s lasts %s: a booking lasts at least %s", longWindow(o.Start, o.End, loc), FormatDuration(d), FormatDuration(minWindow))
 	}
 	if o.Start.Before(now.Truncate(time.Minute)) {
 		return fmt.Errorf("--start %s is in the past (now is %s): book from now on, e.g. --start now", longMoment(o.Start, loc), longMoment(now, loc))
@@ -134,7 +134,7 @@ func Book(ctx context.Context, env Env, o BookOptions) error {
 	}
 	if profile != nil && profile.Spec.MaxDuration != nil {
 		if d, max := o.End.Sub(o.Start), profile.Spec.MaxDuration.Duration; d > max {
-			return fmt.Errorf("the window %s lasts %s; profile %s allows at most %s: shorten it", longWindow(o.Start, o.End, env.Location), formatDuration(d), o.Profile, formatDuration(max))
+			return fmt.Errorf("the window %s lasts %s; profile %s allows at most %s: shorten it", longWindow(o.Start, o.End, env.Location), FormatDuration(d), o.Profile, FormatDuration(max))
 		}
 	}
 	core, err := lookupCore(ctx, env, o.Core)
@@ -200,7 +200,7 @@ func reportAdmission(env Env, s *v1alpha1.MedicalSlice, decided bool, waited tim
 	case !decided && waited <= 0:
 		fmt.Fprintf(env.Out, "Pending: not waited for the admission decision; see kubectl medslice describe %s\n", s.Name)
 	case !decided:
-		fmt.Fprintf(env.Out, "Pending: no admission decision within %s; see kubectl medslice describe %s\n", formatDuration(waited), s.Name)
+		fmt.Fprintf(env.Out, "Pending: no admission decision within %s; see kubectl medslice describe %s\n", FormatDuration(waited), s.Name)
 	case a.Decision == v1alpha1.AdmissionAdmitted:
 		fmt.Fprintf(env.Out, "Admitted: %s held %s.\n", reservation(a.Reserved), heldWindow(a, env.Location))
 	default:
@@ -241,7 +241,7 @@ func leadNote(sc *v1alpha1.Schedule, loc *time.Location) string {
 	if sc.LeadTime == nil || sc.LeadTime.Duration == 0 {
 		return ""
 	}
-	return fmt.Sprintf(", provisioned from %s (lead time %s)", provisionFrom(sc).In(loc).Format(clockLayout), formatDuration(sc.LeadTime.Duration))
+	return fmt.Sprintf(", provisioned from %s (lead time %s)", provisionFrom(sc).In(loc).Format(clockLayout), FormatDuration(sc.LeadTime.Duration))
 }
 
 // fitsAtAll refuses a demand larger than the core's whole capacity in some

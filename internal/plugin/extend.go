@@ -54,7 +54,7 @@ func Extend(ctx context.Context, env Env, o ExtendOptions) error {
 	}
 	if p, err := lookupProfile(ctx, env, s.Spec.Profile); err == nil && p != nil && p.Spec.MaxDuration != nil {
 		if d, max := newEnd.Sub(sc.Start.Time), p.Spec.MaxDuration.Duration; d > max {
-			return fmt.Errorf("the window would last %s; profile %s allows at most %s: extend to %s at the latest", formatDuration(d), s.Spec.Profile, formatDuration(max), longMoment(sc.Start.Add(max), env.Location))
+			return fmt.Errorf("the window would last %s; profile %s allows at most %s: extend to %s at the latest", FormatDuration(d), s.Spec.Profile, FormatDuration(max), longMoment(sc.Start.Add(max), env.Location))
 		}
 	}
 
@@ -112,7 +112,7 @@ func Extend(ctx context.Context, env Env, o ExtendOptions) error {
 			if o.Wait <= 0 {
 				fmt.Fprintf(env.Out, "Pending: not waited for the decision on the extension; see kubectl medslice describe %s\n", o.Name)
 			} else {
-				fmt.Fprintf(env.Out, "Pending: no decision on the extension within %s; see kubectl medslice describe %s\n", formatDuration(o.Wait), o.Name)
+				fmt.Fprintf(env.Out, "Pending: no decision on the extension within %s; see kubectl medslice describe %s\n", FormatDuration(o.Wait), o.Name)
 			}
 		}
 		return nil

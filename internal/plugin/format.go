@@ -35,7 +35,7 @@ func moment(t, now time.Time, loc *time.Location) string {
 // 22:00–Tue 02:00".
 func shortWindow(start, end, now time.Time, loc *time.Location) string {
 	s, e := start.In(loc), end.In(loc)
-	if sameDay(s, e) {
+	if SameDay(s, e) {
 		return moment(s, now, loc) + "–" + e.Format(clockLayout)
 	}
 	return moment(s, now, loc) + "–" + moment(e, now, loc)
@@ -51,7 +51,7 @@ func longWindow(start, end time.Time, loc *time.Location) string {
 	if sz != ez {
 		out += " " + sz
 	}
-	if sameDay(s, e) {
+	if SameDay(s, e) {
 		return out + "–" + e.Format(clockLayout) + " " + ez
 	}
 	return out + "–" + e.Format(dateLayout) + " " + ez
@@ -62,14 +62,15 @@ func longMoment(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format(dateLayout + " MST")
 }
 
-func sameDay(a, b time.Time) bool {
+// SameDay tells whether a and b fall on the same calendar day in their location.
+func SameDay(a, b time.Time) bool {
 	ay, am, ad := a.Date()
 	by, bm, bd := b.Date()
 	return ay == by && am == bm && ad == bd
 }
 
-// formatDuration writes d the way people write it: "24h", "1h30m", "15m".
-func formatDuration(d time.Duration) string {
+// FormatDuration writes d the way people write it: "24h", "1h30m", "15m".
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

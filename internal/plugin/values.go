@@ -131,9 +131,9 @@ func ParseDuration(s string, min, max time.Duration) (time.Duration, error) {
 	case d <= 0 && min > 0:
 		return 0, errors.New("must be positive")
 	case d < min:
-		return 0, fmt.Errorf("must be at least %s", formatDuration(min))
+		return 0, fmt.Errorf("must be at least %s", FormatDuration(min))
 	case max > 0 && d > max:
-		return 0, fmt.Errorf("must be at most %s", formatDuration(max))
+		return 0, fmt.Errorf("must be at most %s", FormatDuration(max))
 	}
 	return d, nil
 }
