@@ -19,7 +19,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/medslice/medslice/api/v1alpha1"
 	"github.com/medslice/medslice/internal/devstack"
@@ -64,7 +63,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer stack.Stop()
-	if err := stack.Client.Create(ctx, namespace(testNamespace)); err != nil {
+	if err := stack.Client.Create(ctx, nsObject(testNamespace)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -205,8 +204,6 @@ func converged(t *testing.T) (bool, string) {
 	o, m, d := exactlyOnePerDevice(t)
 	return o == 0 && m == 0 && d == 0, fmt.Sprintf("orphans=%d missing=%d duplicates=%d", o, m, d)
 }
-
-func namespace(name string) client.Object { return nsObject(name) }
 
 // newSlice builds a slice for these tests on a core, with n devices whose
 // addresses are derived from seed so that slices never share a UE.

@@ -146,14 +146,12 @@ func measureFloor(ctx context.Context, stack *devstack.Stack, n int, coreName st
 	}
 	hc := core.NewHTTPClient(10 * time.Second)
 	var cl core.Client
+	var err error
 	if cn.Spec.API == v1alpha1.CoreAPINEF {
-		cl, err := core.NewNEFClient(cn.Spec.Endpoint, cn.Spec.AFID, hc)
-		if err != nil {
-			return nil, err
-		}
-		return floorLoop(ctx, stack, cl, ns, n, coreName)
+		cl, err = core.NewNEFClient(cn.Spec.Endpoint, cn.Spec.AFID, hc)
+	} else {
+		cl, err = core.NewPCFClient(cn.Spec.Endpoint, hc)
 	}
-	cl, err := core.NewPCFClient(cn.Spec.Endpoint, hc)
 	if err != nil {
 		return nil, err
 	}
