@@ -146,6 +146,12 @@ func run(ctx context.Context, o options) error {
 			}
 		},
 	}
+	// medslice_slices is counted from the cache at scrape time, on the leader.
+	if err := metrics.RegisterSliceCollector(&metrics.SliceCollector{
+		Reader: mgr.GetCache(), Elected: mgr.Elected(), Log: ctrl.Log.WithName("metrics"),
+	}); err != nil {
+		return fmt.Errorf("medslice_slices collector: %w", err)
+	}
 	obs := &metrics.ProbeObserver{}
 	if !o.noProbes {
 		probes := &probe.Manager{

@@ -35,6 +35,14 @@ type Faults struct {
 	// ErrorStatus is the status of injected errors: 500 (SYSTEM_FAILURE,
 	// the default), 503 (NF_CONGESTION) or 504 (TIMED_OUT_REQUEST).
 	ErrorStatus int `json:"errorStatus,omitempty"`
+	// DelayRate is the share of NEF and PCF calls, in [0, 1], whose answer
+	// is delayed further, on top of Latency, by a random time up to
+	// MaxDelay: a core that is slow now and then rather than always, so
+	// that some clients give up after their request took effect and
+	// others do not.
+	DelayRate float64 `json:"delayRate,omitempty"`
+	// MaxDelay bounds those further delays, as a Go duration ("2s").
+	MaxDelay string `json:"maxDelay,omitempty"`
 }
 
 // faultsAnswer is Faults as the admin API answers it.
@@ -52,11 +60,13 @@ type resetAnswer struct {
 // faults holds the injected faults and the seeded random numbers that decide
 // which calls fail.
 type faults struct {
-	mu      sync.Mutex
-	rng     *rand.Rand
-	rate    float64
-	latency time.Duration
-	status  int
+	mu        sync.Mutex
+	rng       *rand.Rand
+	rate      float64
+	latency   time.Duration
+	status    int
+	delayRate float64
+	maxDelay  time.Duration
 }
 
 func newFaults(seed uint64) *faults {
@@ -64,28 +74,42 @@ func newFaults(seed uint64) *faults {
 }
 
 // decide tells whether this call fails, with which status, and how long its
-// answer is delayed. The generator is drawn from only while an error rate is
-// set, so that a seeded run is reproducible from the moment faults are set.
+// answer is delayed. The generator is drawn from only while an error or a
+// delay rate is set, so that a seeded run is reproducible from the moment
+// faults are set.
 func (f *faults) decide() (fail bool, status int, latency time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.rate > 0 {
 		fail = f.rng.Float64() < f.rate
 	}
-	return fail, f.status, f.latency
+	latency = f.latency
+	if f.delayRate > 0 && f.maxDelay > 0 && f.rng.Float64() < f.delayRate {
+		latency += time.Duration(f.rng.Int64N(int64(f.maxDelay))) + 1
+	}
+	return fail, f.status, latency
 }
 
 func (f *faults) get() Faults {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := Faults{ErrorRate: f.rate, Latency: f.latency.String(), ErrorStatus: f.status}
+	out := Faults{ErrorRate: f.rate, Latency: f.latency.String(), ErrorStatus: f.status, DelayRate: f.delayRate, MaxDelay: f.maxDelay.String()}
 	return out
 }
 
-func (f *faults) set(rate float64, latency time.Duration, status int) {
+func (f *faults) set(in faultSettings) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.rate, f.latency, f.status = rate, latency, status
+	f.rate, f.latency, f.status, f.delayRate, f.maxDelay = in.rate, in.latency, in.status, in.delayRate, in.maxDelay
+}
+
+// faultSettings are Faults once checked and parsed.
+type faultSettings struct {
+	rate      float64
+	latency   time.Duration
+	status    int
+	delayRate float64
+	maxDelay  time.Duration
 }
 
 func (s *Server) adminRoutes(mux *http.ServeMux) {
@@ -148,14 +172,14 @@ func (s *Server) adminSetFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	var in Faults
 	if len(body) > 0 {
-		if err := exactKeys(body, "errorRate", "latency", "errorStatus"); err != nil {
+		if err := exactKeys(body, "errorRate", "latency", "errorStatus", "delayRate", "maxDelay"); err != nil {
 			adminError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&in); err != nil {
-			adminError(w, http.StatusBadRequest, fmt.Sprintf(`body must be {"errorRate": 0..1, "latency": "50ms", "errorStatus": 500|503|504}: %v`, err))
+			adminError(w, http.StatusBadRequest, fmt.Sprintf(`body must be {"errorRate": 0..1, "latency": "50ms", "errorStatus": 500|503|504, "delayRate": 0..1, "maxDelay": "2s"}: %v`, err))
 			return
 		}
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -163,35 +187,62 @@ func (s *Server) adminSetFaults(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if math.IsNaN(in.ErrorRate) || in.ErrorRate < 0 || in.ErrorRate > 1 {
-		adminError(w, http.StatusBadRequest, fmt.Sprintf("errorRate must be between 0 and 1, got %v", in.ErrorRate))
+	set, err := checkFaults(in)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var latency time.Duration
-	if in.Latency != "" {
-		d, err := time.ParseDuration(in.Latency)
+	s.faults.set(set)
+	s.log.Info("admin faults set", "errorRate", set.rate, "latency", set.latency, "errorStatus", set.status, "delayRate", set.delayRate, "maxDelay", set.maxDelay)
+	writeJSON(w, http.StatusOK, contentTypeJSON, faultsAnswer{Emulator: emulatorNote, Faults: s.faults.get()})
+}
+
+// checkFaults validates and parses what the admin API was sent.
+func checkFaults(in Faults) (faultSettings, error) {
+	rate := func(name string, v float64) error {
+		if math.IsNaN(v) || v < 0 || v > 1 {
+			return fmt.Errorf("%s must be between 0 and 1, got %v", name, v)
+		}
+		return nil
+	}
+	delay := func(name, v string) (time.Duration, error) {
+		if v == "" {
+			return 0, nil
+		}
+		d, err := time.ParseDuration(v)
 		if err != nil {
-			adminError(w, http.StatusBadRequest, fmt.Sprintf("latency must be a duration such as \"50ms\": %v", err))
-			return
+			return 0, fmt.Errorf("%s must be a duration such as \"50ms\": %v", name, err)
 		}
 		if d < 0 || d > maxLatency {
-			adminError(w, http.StatusBadRequest, fmt.Sprintf("latency must be between 0 and %s, got %s", maxLatency, d))
-			return
+			return 0, fmt.Errorf("%s must be between 0 and %s, got %s", name, maxLatency, d)
 		}
-		latency = d
+		return d, nil
 	}
-	status := in.ErrorStatus
-	switch status {
+	out := faultSettings{rate: in.ErrorRate, delayRate: in.DelayRate, status: in.ErrorStatus}
+	if err := rate("errorRate", in.ErrorRate); err != nil {
+		return out, err
+	}
+	if err := rate("delayRate", in.DelayRate); err != nil {
+		return out, err
+	}
+	var err error
+	if out.latency, err = delay("latency", in.Latency); err != nil {
+		return out, err
+	}
+	if out.maxDelay, err = delay("maxDelay", in.MaxDelay); err != nil {
+		return out, err
+	}
+	if out.delayRate > 0 && out.maxDelay == 0 {
+		return out, fmt.Errorf(`delayRate %v needs maxDelay, the longest further delay, such as "2s"`, out.delayRate)
+	}
+	switch out.status {
 	case 0:
-		status = http.StatusInternalServerError
+		out.status = http.StatusInternalServerError
 	case http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 	default:
-		adminError(w, http.StatusBadRequest, fmt.Sprintf("errorStatus must be 500, 503 or 504, got %d", status))
-		return
+		return out, fmt.Errorf("errorStatus must be 500, 503 or 504, got %d", out.status)
 	}
-	s.faults.set(in.ErrorRate, latency, status)
-	s.log.Info("admin faults set", "errorRate", in.ErrorRate, "latency", latency, "errorStatus", status)
-	writeJSON(w, http.StatusOK, contentTypeJSON, faultsAnswer{Emulator: emulatorNote, Faults: s.faults.get()})
+	return out, nil
 }
 
 // exactKeys refuses keys of a JSON object other than allowed, compared

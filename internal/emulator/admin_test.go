@@ -118,18 +118,22 @@ func TestAdminFaultsValidation(t *testing.T) {
 		wantStatus  int
 		wantDetail  string
 	}{
-		"rate above 1":      {body: `{"errorRate": 1.5}`, wantStatus: http.StatusBadRequest, wantDetail: "between 0 and 1"},
-		"negative rate":     {body: `{"errorRate": -0.1}`, wantStatus: http.StatusBadRequest, wantDetail: "between 0 and 1"},
-		"unknown field":     {body: `{"errorrate": 0.1}`, wantStatus: http.StatusBadRequest, wantDetail: "unknown field"},
-		"rate as string":    {body: `{"errorRate": "10%"}`, wantStatus: http.StatusBadRequest, wantDetail: "errorRate"},
-		"bad latency":       {body: `{"latency": "fast"}`, wantStatus: http.StatusBadRequest, wantDetail: "duration"},
-		"latency as number": {body: `{"latency": 50}`, wantStatus: http.StatusBadRequest, wantDetail: "latency"},
-		"negative latency":  {body: `{"latency": "-1s"}`, wantStatus: http.StatusBadRequest, wantDetail: "between 0"},
-		"huge latency":      {body: `{"latency": "2h"}`, wantStatus: http.StatusBadRequest, wantDetail: "between 0"},
-		"status 418":        {body: `{"errorStatus": 418}`, wantStatus: http.StatusBadRequest, wantDetail: "500, 503 or 504"},
-		"trailing data":     {body: `{} {}`, wantStatus: http.StatusBadRequest, wantDetail: "after the JSON"},
-		"not JSON":          {body: `errorRate=0.1`, wantStatus: http.StatusBadRequest, wantDetail: "body must be"},
-		"form content type": {body: `{"errorRate": 0.1}`, contentType: "application/x-www-form-urlencoded", wantStatus: http.StatusUnsupportedMediaType, wantDetail: "application/json"},
+		"rate above 1":       {body: `{"errorRate": 1.5}`, wantStatus: http.StatusBadRequest, wantDetail: "between 0 and 1"},
+		"negative rate":      {body: `{"errorRate": -0.1}`, wantStatus: http.StatusBadRequest, wantDetail: "between 0 and 1"},
+		"unknown field":      {body: `{"errorrate": 0.1}`, wantStatus: http.StatusBadRequest, wantDetail: "unknown field"},
+		"rate as string":     {body: `{"errorRate": "10%"}`, wantStatus: http.StatusBadRequest, wantDetail: "errorRate"},
+		"bad latency":        {body: `{"latency": "fast"}`, wantStatus: http.StatusBadRequest, wantDetail: "duration"},
+		"latency as number":  {body: `{"latency": 50}`, wantStatus: http.StatusBadRequest, wantDetail: "latency"},
+		"negative latency":   {body: `{"latency": "-1s"}`, wantStatus: http.StatusBadRequest, wantDetail: "between 0"},
+		"huge latency":       {body: `{"latency": "2h"}`, wantStatus: http.StatusBadRequest, wantDetail: "between 0"},
+		"status 418":         {body: `{"errorStatus": 418}`, wantStatus: http.StatusBadRequest, wantDetail: "500, 503 or 504"},
+		"delay rate above 1": {body: `{"delayRate": 2, "maxDelay": "1s"}`, wantStatus: http.StatusBadRequest, wantDetail: "delayRate must be between 0 and 1"},
+		"delay rate alone":   {body: `{"delayRate": 0.5}`, wantStatus: http.StatusBadRequest, wantDetail: "needs maxDelay"},
+		"bad max delay":      {body: `{"delayRate": 0.5, "maxDelay": "soon"}`, wantStatus: http.StatusBadRequest, wantDetail: "maxDelay must be a duration"},
+		"huge max delay":     {body: `{"delayRate": 0.5, "maxDelay": "1h"}`, wantStatus: http.StatusBadRequest, wantDetail: "maxDelay must be between 0"},
+		"trailing data":      {body: `{} {}`, wantStatus: http.StatusBadRequest, wantDetail: "after the JSON"},
+		"not JSON":           {body: `errorRate=0.1`, wantStatus: http.StatusBadRequest, wantDetail: "body must be"},
+		"form content type":  {body: `{"errorRate": 0.1}`, contentType: "application/x-www-form-urlencoded", wantStatus: http.StatusUnsupportedMediaType, wantDetail: "application/json"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
@@ -143,7 +147,7 @@ func TestAdminFaultsValidation(t *testing.T) {
 			if !strings.Contains(p.Detail, tc.wantDetail) {
 				t.Errorf("detail %q, want it to mention %q", p.Detail, tc.wantDetail)
 			}
-			if got := decode[faultsAnswer](t, call(t, nil, http.MethodGet, e.ts.URL+"/admin/v1/faults", "", nil)).Faults; got != (Faults{Latency: "0s", ErrorStatus: 500}) {
+			if got := decode[faultsAnswer](t, call(t, nil, http.MethodGet, e.ts.URL+"/admin/v1/faults", "", nil)).Faults; got != (Faults{Latency: "0s", ErrorStatus: 500, MaxDelay: "0s"}) {
 				t.Errorf("faults after a refused set = %+v, want none", got)
 			}
 		})
@@ -153,19 +157,19 @@ func TestAdminFaultsValidation(t *testing.T) {
 // TestAdminFaultsSetAndClear protects setting, reading back and clearing.
 func TestAdminFaultsSetAndClear(t *testing.T) {
 	e := newEnv(t)
-	a := call(t, nil, http.MethodPost, e.ts.URL+"/admin/v1/faults", contentTypeJSON, `{"errorRate": 0.25, "latency": "50ms", "errorStatus": 503}`)
+	a := call(t, nil, http.MethodPost, e.ts.URL+"/admin/v1/faults", contentTypeJSON, `{"errorRate": 0.25, "latency": "50ms", "errorStatus": 503, "delayRate": 0.5, "maxDelay": "2s"}`)
 	wantStatus(t, a, http.StatusOK)
-	want := Faults{ErrorRate: 0.25, Latency: "50ms", ErrorStatus: 503}
+	want := Faults{ErrorRate: 0.25, Latency: "50ms", ErrorStatus: 503, DelayRate: 0.5, MaxDelay: "2s"}
 	if got := decode[faultsAnswer](t, a); got.Faults != want || got.Emulator == "" {
 		t.Errorf("set answer = %+v, want %+v", got, want)
 	}
 	if got := decode[faultsAnswer](t, call(t, nil, http.MethodGet, e.ts.URL+"/admin/v1/faults", "", nil)).Faults; got != want {
 		t.Errorf("GET = %+v, want %+v", got, want)
 	}
-	for _, clear := range []string{"", `{}`, `{"errorRate": 0, "latency": ""}`} {
+	for _, clear := range []string{"", `{}`, `{"errorRate": 0, "latency": "", "delayRate": 0}`} {
 		wantStatus(t, call(t, nil, http.MethodPost, e.ts.URL+"/admin/v1/faults", "", `{"errorRate": 1}`), http.StatusOK)
 		wantStatus(t, call(t, nil, http.MethodPost, e.ts.URL+"/admin/v1/faults", contentTypeJSON, clear), http.StatusOK)
-		if got := decode[faultsAnswer](t, call(t, nil, http.MethodGet, e.ts.URL+"/admin/v1/faults", "", nil)).Faults; got != (Faults{Latency: "0s", ErrorStatus: 500}) {
+		if got := decode[faultsAnswer](t, call(t, nil, http.MethodGet, e.ts.URL+"/admin/v1/faults", "", nil)).Faults; got != (Faults{Latency: "0s", ErrorStatus: 500, MaxDelay: "0s"}) {
 			t.Errorf("after clearing with %q: %+v", clear, got)
 		}
 	}
@@ -273,6 +277,54 @@ func TestFaultLatency(t *testing.T) {
 	}
 	// The retry finds it: 303.
 	wantStatus(t, call(t, nil, http.MethodPost, e.pcfURL(), contentTypeJSON, validPCF("http://127.0.0.1:9/n")), http.StatusSeeOther)
+}
+
+// TestFaultDelayRate protects the occasional delay: about delayRate of the
+// calls get a further delay, each within (0, maxDelay], on top of latency;
+// the others get latency alone; a seed reproduces the same delays.
+func TestFaultDelayRate(t *testing.T) {
+	const (
+		calls = 2000
+		rate  = 0.3
+		// Binomial(2000, 0.3) has a standard deviation of about 20.5.
+		tolerance = 5 * 20.5
+		latency   = 10 * time.Millisecond
+		maxDelay  = 2 * time.Second
+	)
+	delays := func(seed uint64) []time.Duration {
+		f := newFaults(seed)
+		in, err := checkFaults(Faults{Latency: "10ms", DelayRate: rate, MaxDelay: "2s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.set(in)
+		out := make([]time.Duration, calls)
+		for i := range out {
+			fail, _, d := f.decide()
+			if fail {
+				t.Fatalf("call %d failed without an error rate", i)
+			}
+			out[i] = d
+		}
+		return out
+	}
+	first := delays(7)
+	delayed := 0
+	for i, d := range first {
+		switch {
+		case d == latency:
+		case d > latency && d <= latency+maxDelay:
+			delayed++
+		default:
+			t.Fatalf("call %d delayed %s, want %s or within (%s, %s]", i, d, latency, latency, latency+maxDelay)
+		}
+	}
+	if math.Abs(float64(delayed)-rate*calls) > tolerance {
+		t.Errorf("%d of %d calls delayed further, want %v ± %v", delayed, calls, rate*calls, tolerance)
+	}
+	if diff := cmp.Diff(first, delays(7)); diff != "" {
+		t.Errorf("same seed, different delays:\n%s", diff)
+	}
 }
 
 // TestRouting protects the answers to requests no operation handles.

@@ -34,13 +34,10 @@ var (
 		Help: "Core sessions deleted by the sweep because no slice owned them, by core.",
 	}, []string{"core"})
 
-	// SlicesByCondition reports how many slices have each condition status.
-	SlicesByCondition = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "medslice_slices",
-		Help: "MedicalSlices by condition type and status.",
-	}, []string{"condition", "status"})
+	// medslice_slices (MedicalSlices by condition) is counted at scrape
+	// time by SliceCollector, which the operator registers with its cache.
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(CoreRequests, CoreRequestDuration, Notifications, OrphansDeleted, SlicesByCondition)
+	ctrlmetrics.Registry.MustRegister(CoreRequests, CoreRequestDuration, Notifications, OrphansDeleted)
 }
