@@ -125,7 +125,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+		unreadableForm(w, err)
 		return
 	}
 	c, err := r.Cookie(signinCookie)

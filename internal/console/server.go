@@ -170,7 +170,7 @@ func (s *Server) authed(h sessionHandler) http.Handler {
 				return
 			}
 			if err := r.ParseForm(); err != nil {
-				http.Error(w, "The form could not be read.", http.StatusBadRequest)
+				unreadableForm(w, err)
 				return
 			}
 			if !validToken(sess.csrf, r.PostForm.Get("csrf")) {
@@ -183,6 +183,18 @@ func (s *Server) authed(h sessionHandler) http.Handler {
 		}
 		h(w, r, sess)
 	})
+}
+
+// unreadableForm answers a POST whose form cannot be read: larger than
+// maxFormBytes (a booking form is far smaller), or not form encoding.
+// Nothing was done, and the answer says why.
+func unreadableForm(w http.ResponseWriter, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		http.Error(w, fmt.Sprintf("The form is larger than %d KiB, so nothing was done: shorten what was typed and send it again.", maxFormBytes>>10), http.StatusRequestEntityTooLarge)
+		return
+	}
+	http.Error(w, "The form could not be read, so nothing was done: "+err.Error(), http.StatusBadRequest)
 }
 
 // refuse answers a request that failed the origin or CSRF check.
