@@ -6,6 +6,15 @@ package controllers
 // +kubebuilder:rbac:groups="",namespace=medslice-system,resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=medslice-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
+// Evidence (internal/evidence): the SLAReports sealed in the slices'
+// namespaces (get only to be told a report exists), the report signing key
+// Secret (get and create, above), and one evidence checkpoint ConfigMap per
+// probed slice, in the operator's namespace only: the operator needs write
+// access to no other ConfigMap, and no team can edit a checkpoint.
+//
+// +kubebuilder:rbac:groups=medslice.io,resources=slareports,verbs=get;create
+// +kubebuilder:rbac:groups="",namespace=medslice-system,resources=configmaps,verbs=get;list;create;update;delete
+
 // The web console signs people in with their own Kubernetes token and acts
 // as them: it reviews tokens and impersonates the reviewed identity, so that
 // RBAC is the only authority over what a surgery team may see and book.

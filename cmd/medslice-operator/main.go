@@ -31,10 +31,12 @@ import (
 	"github.com/medslice/medslice/controllers"
 	"github.com/medslice/medslice/internal/console"
 	"github.com/medslice/medslice/internal/coreconn"
+	"github.com/medslice/medslice/internal/evidence"
 	"github.com/medslice/medslice/internal/metrics"
 	"github.com/medslice/medslice/internal/notify"
 	"github.com/medslice/medslice/internal/plan"
 	"github.com/medslice/medslice/internal/probe"
+	"github.com/medslice/medslice/internal/report"
 	"github.com/medslice/medslice/internal/scheme"
 )
 
@@ -49,6 +51,8 @@ type options struct {
 	crashPoint                         string
 	noProbes                           bool
 	timezone                           string
+	reportKeySecret                    string
+	evidenceInterval                   time.Duration
 	consoleAddr                        string
 	emulatedUserPlane, emulatedRefl    string
 }
@@ -70,6 +74,8 @@ func main() {
 	flag.StringVar(&o.probeSource, "probe-source", "", "the operator's probe source address, added to every slice's flow descriptions")
 	flag.StringVar(&o.consoleAddr, "console-bind-address", ":8083", "address of the web console for surgery teams; empty disables it")
 	flag.StringVar(&o.timezone, "timezone", envOr("TZ", "Local"), "time zone of the hospital, for times in admission messages (IANA name, e.g. Europe/Berlin)")
+	flag.StringVar(&o.reportKeySecret, "report-key-secret", "medslice-report-key", "Secret holding the Ed25519 key that signs SLA reports and evidence checkpoints, and every public key it has used; created when absent")
+	flag.DurationVar(&o.evidenceInterval, "evidence-checkpoint-interval", evidence.DefaultInterval, "how often each probed slice's new evidence is checkpointed: the most an operator restart loses, stated in the slice's report")
 	flag.BoolVar(&o.noProbes, "disable-probes", false, "do not probe slices: SLAMet stays Unknown and no slice is ever GO")
 	flag.StringVar(&o.emulatedUserPlane, "emulated-user-plane", "", "development only: the core emulator's URL; probes go through its emulated user plane instead of to device addresses")
 	flag.StringVar(&o.emulatedRefl, "emulated-reflector", "", "development only: the reflector address the emulated user plane relays device probes to")
@@ -170,7 +176,21 @@ func run(ctx context.Context, o options) error {
 		if err := mgr.Add(probes); err != nil {
 			return err
 		}
-		slices.Probes = probes
+		// Evidence (DESIGN §7): the recorder takes the probes' windows
+		// before they are discarded, checkpoints them and seals SLAReports.
+		reportKey, reportKeys, err := report.LoadOrCreateKey(ctx, direct, o.namespace, o.reportKeySecret)
+		if err != nil {
+			return fmt.Errorf("--report-key-secret: %w", err)
+		}
+		recorder := &evidence.Recorder{
+			Probes: probes, Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: o.namespace,
+			Signer: reportKey, Keys: reportKeys, Clock: clk, Location: loc, Interval: o.evidenceInterval,
+			Log: ctrl.Log.WithName("evidence"),
+		}
+		if err := mgr.Add(recorder); err != nil {
+			return err
+		}
+		slices.Probes = recorder
 		deliverEvidence = func(ev notify.Event) {
 			for _, r := range ev.Reports {
 				probes.AddNetworkReport(ev.Ref.Slice, ev.Ref.Device, ev.Received, r.Kind, r.Detail)
