@@ -1,10 +1,13 @@
 // Command medslice-core-emulator runs a test double of a 5G core: NEF
 // AsSessionWithQoS and PCF Npcf_PolicyAuthorization over HTTP/2 cleartext and
-// HTTP/1.1, with an admin API. It is not a 5G core. See internal/emulator.
+// HTTP/1.1 (and over TLS with --tls-listen), with an admin API. Optionally it
+// demands OAuth2 client credentials and mutual TLS (auth.go). It is not a 5G
+// core. See internal/emulator.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +39,7 @@ func run() error {
 	seed := flag.Uint64("seed", 1, "seed of the fault injection's random numbers")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	up := userPlaneFlags(flag.CommandLine)
+	af := authFlagsOn(flag.CommandLine)
 	var qosMon qosMonitoringPeriod
 	flag.Var(&qosMon, "qos-monitoring-period", "period of the QoS monitoring reports (packet delay of the emulated user plane) for sessions that ask for periodic ones, a duration; 0: none (default: the period each session asks for, 1s when it names none)")
 	flag.Parse()
@@ -66,6 +70,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	authCfg, tlsFiles, err := af.config()
+	if err != nil {
+		return err
+	}
+	var tlsCfg *tls.Config
+	if af.tlsListen != "" {
+		if tlsCfg, err = tlsFiles.TLSConfig(log); err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key/--tls-client-ca: %w", err)
+		}
+	}
 	if qosMon.config() > 0 && !upCfg.Enabled {
 		return errors.New("--qos-monitoring-period needs --userplane: reports state the emulated user plane's delay")
 	}
@@ -86,6 +100,7 @@ func run() error {
 		Logger:              log,
 		UserPlane:           upCfg,
 		QoSMonitoringPeriod: qosMon.config(),
+		Auth:                authCfg,
 	})
 	if err != nil {
 		_ = ln.Close()
@@ -105,6 +120,22 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if tlsCfg != nil {
+		tln, err := net.Listen("tcp", af.tlsListen)
+		if err != nil {
+			return fmt.Errorf("--tls-listen: %w", err)
+		}
+		log.Info("core emulator listening over TLS", "addr", tln.Addr().String(), "mutualTLS", authCfg.RequireClientCert)
+		go func() {
+			if err := srv.ServeTLS(ctx, tln, tlsCfg); err != nil {
+				log.Error("TLS listener failed", "err", err)
+				stop()
+			}
+		}()
+	}
+	if authCfg.Clients != nil {
+		log.Info("OAuth2 required on the NEF and PCF APIs", "tokenEndpoint", "/oauth2/token", "tokenLifetime", authCfg.TokenLifetime)
+	}
 	start := time.Now()
 	if err := srv.Serve(ctx, ln, *expiry); err != nil {
 		return err

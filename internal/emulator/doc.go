@@ -39,5 +39,7 @@
 // The package is laid out so that a user-plane emulation (a UDP forwarder and
 // a link model) can be added in its own files next to the control plane:
 // server.go (wiring, transport, faults), store.go (state, capacity, expiry),
-// nef.go and pcf.go (the two APIs), notify.go (callbacks), admin.go.
+// nef.go and pcf.go (the two APIs), notify.go (callbacks), admin.go,
+// auth.go and tls.go (optional OAuth2 client credentials and mutual TLS, off
+// by default; the admin API stays open as the tests' control channel).
 package emulator

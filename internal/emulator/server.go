@@ -51,6 +51,9 @@ type Config struct {
 	// zero, the period each session asks for; positive, this one for every
 	// such session; negative, no reports.
 	QoSMonitoringPeriod time.Duration
+	// Auth makes the NEF and PCF APIs demand OAuth2 tokens and/or client
+	// certificates (auth.go); the zero value demands nothing.
+	Auth AuthConfig
 }
 
 // Server is the core emulator. Create it with New and stop it with Close.
@@ -62,6 +65,7 @@ type Server struct {
 	faults   *faults
 	notifier *notifier
 	handler  http.Handler
+	auth     authState
 
 	// userPlane is nil when the user plane is not emulated.
 	userPlane *userPlane
@@ -233,6 +237,7 @@ func (s *Server) routes() http.Handler {
 	}
 
 	s.adminRoutes(mux)
+	s.authRoutes(mux)
 	s.userPlaneRoutes(mux)
 	return withEmulatorHeader(s.withUserPlaneReset(mux))
 }
@@ -260,7 +265,8 @@ func withEmulatorHeader(h http.Handler) http.Handler {
 	})
 }
 
-// api wraps a NEF or PCF handler: it bounds the body, ends sessions whose
+// api wraps a NEF or PCF handler: it checks the caller's credentials when
+// authentication is on (auth.go), bounds the body, ends sessions whose
 // time has come (so that no request sees one), injects the admin API's
 // faults and delays the answer by the configured latency. The latency is
 // applied after the request took effect, so that a client that gives up
@@ -268,6 +274,9 @@ func withEmulatorHeader(h http.Handler) http.Handler {
 func (s *Server) api(api API, h http.HandlerFunc) http.Handler {
 	h = s.withUserPlaneSync(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorize(w, r, api) {
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
 		s.ExpireSessions()
 		fail, status, latency := s.faults.decide()
