@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,7 +82,7 @@ func (w *Sweeper) Sweep(ctx context.Context) {
 			if err != nil {
 				continue // not ours: never touch another AF's sessions
 			}
-			owned, err := w.owned(ctx, ref, cn.Name, sess.ID)
+			owned, err := w.owned(ctx, ref, cn, sess.ID)
 			if err != nil {
 				logger.Error(err, "checking owner", "core", cn.Name, "session", sess.ID)
 				continue
@@ -110,7 +111,7 @@ func (w *Sweeper) Sweep(ctx context.Context) {
 // owned tells whether the slice ref points at exists, wants the device and
 // has recorded this very session (or has not recorded any for the device
 // yet, in which case its reconcile will adopt it).
-func (w *Sweeper) owned(ctx context.Context, ref notify.Ref, coreName, id string) (bool, error) {
+func (w *Sweeper) owned(ctx context.Context, ref notify.Ref, cn *v1alpha1.CoreNetwork, id string) (bool, error) {
 	var s v1alpha1.MedicalSlice
 	if err := w.Client.Get(ctx, types.NamespacedName(ref.Slice), &s); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -118,8 +119,23 @@ func (w *Sweeper) owned(ctx context.Context, ref notify.Ref, coreName, id string
 		}
 		return false, err
 	}
-	if s.UID != ref.UID || s.Spec.CoreRef != coreName || !s.DeletionTimestamp.IsZero() && len(s.Finalizers) == 0 {
+	if s.UID != ref.UID || !s.DeletionTimestamp.IsZero() && len(s.Finalizers) == 0 {
 		return false, nil
+	}
+	if s.Spec.CoreRef != cn.Name {
+		// Two CoreNetworks may lead to one core, for instance to book
+		// separate capacity on it: listing either lists the sessions of
+		// both. Such a session belongs to the slice all the same.
+		var other v1alpha1.CoreNetwork
+		if err := w.Client.Get(ctx, types.NamespacedName{Name: s.Spec.CoreRef}, &other); err != nil {
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		if !sameCore(cn, &other) {
+			return false, nil
+		}
 	}
 	wanted := false
 	for _, d := range s.Spec.Devices {
@@ -134,6 +150,13 @@ func (w *Sweeper) owned(ctx context.Context, ref notify.Ref, coreName, id string
 		}
 	}
 	return true, nil
+}
+
+// sameCore tells whether two CoreNetworks reach the same sessions: the same
+// API at the same endpoint, as the same AF.
+func sameCore(a, b *v1alpha1.CoreNetwork) bool {
+	return a.Spec.API == b.Spec.API && a.Spec.AFID == b.Spec.AFID &&
+		strings.TrimSuffix(a.Spec.Endpoint, "/") == strings.TrimSuffix(b.Spec.Endpoint, "/")
 }
 
 func (w *Sweeper) enqueue(ref notify.Ref) {
