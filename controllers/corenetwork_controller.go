@@ -15,15 +15,32 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/medslice/medslice/api/v1alpha1"
+	"github.com/medslice/medslice/internal/core"
+	"github.com/medslice/medslice/internal/coreconn"
 )
+
+// CoreChecker checks that a core's API answers with the CoreNetwork's
+// current configuration and credentials.
+type CoreChecker interface {
+	// Check returns nil when the core answered; a *coreconn.ConfigError
+	// when the spec cannot give a client; a *core.AuthFailure when the
+	// credentials are missing, unreadable or refused, saying what to fix.
+	Check(ctx context.Context, cn *v1alpha1.CoreNetwork) error
+}
+
+var _ CoreChecker = (*coreconn.Pool)(nil)
 
 // CoreNetworkReconciler reports whether each core's API answers.
 type CoreNetworkReconciler struct {
 	client.Client
 	Clock clock.PassiveClock
-	Cores CoreClients
+	Cores CoreChecker
 	// ProbeInterval is how often a core is pinged.
 	ProbeInterval time.Duration
+	// SecretNamespace holds the Secrets that spec.auth names (the
+	// operator's namespace); a change to one of them re-checks the cores
+	// that name it at once. Empty: Secrets are not watched.
+	SecretNamespace string
 }
 
 // +kubebuilder:rbac:groups=medslice.io,resources=corenetworks/status,verbs=get;update;patch
@@ -36,13 +53,17 @@ func (r *CoreNetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	before := cn.Status.DeepCopy()
 	cond := metav1.Condition{Type: v1alpha1.ConditionReachable, ObservedGeneration: cn.Generation}
-	cl, err := r.Cores.ClientFor(ctx, &cn)
-	if err != nil {
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, v1alpha1.ReasonConfigInvalid, err.Error()
-	} else if err := cl.Ping(ctx); err != nil {
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, v1alpha1.ReasonAPIUnreachable, err.Error()
-	} else {
+	err := r.Cores.Check(ctx, &cn)
+	_, authFailed := core.AsAuthFailure(err)
+	switch {
+	case err == nil:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, v1alpha1.ReasonAPIAnswered, fmt.Sprintf("%s API at %s answered", cn.Spec.API, cn.Spec.Endpoint)
+	case authFailed:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, v1alpha1.ReasonAuthFailed, conditionMessage(err)
+	case coreconn.IsConfigError(err):
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, v1alpha1.ReasonConfigInvalid, conditionMessage(err)
+	default:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, v1alpha1.ReasonAPIUnreachable, conditionMessage(err)
 	}
 	meta.SetStatusCondition(&cn.Status.Conditions, cond)
 	cn.Status.ObservedGeneration = cn.Generation
@@ -59,10 +80,24 @@ func (r *CoreNetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	return ctrl.Result{RequeueAfter: r.ProbeInterval}, nil
 }
 
+// conditionMessage bounds a message to what a condition may hold.
+func conditionMessage(err error) string {
+	msg := err.Error()
+	if len(msg) > 32768 {
+		msg = msg[:32765] + "..."
+	}
+	return msg
+}
+
 // SetupWithManager registers the reconciler.
 func (r *CoreNetworkReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("corenetwork").
-		For(&v1alpha1.CoreNetwork{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Complete(r)
+		For(&v1alpha1.CoreNetwork{}, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	if r.SecretNamespace != "" {
+		if err := r.watchSecrets(context.Background(), mgr, b); err != nil {
+			return err
+		}
+	}
+	return b.Complete(r)
 }

@@ -38,6 +38,8 @@ const (
 	pollInterval = 50 * time.Millisecond
 	// verifyInterval is short so that lost sessions are noticed quickly.
 	verifyInterval = 500 * time.Millisecond
+	// operatorNamespace holds the Secrets of authenticated cores.
+	operatorNamespace = "medslice-system"
 )
 
 var (
@@ -86,7 +88,7 @@ func setup() error {
 	if err != nil {
 		return err
 	}
-	cores := &coreconn.Pool{Timeout: 5 * time.Second}
+	cores := &coreconn.Pool{Timeout: 5 * time.Second, Secrets: mgr.GetClient(), Namespace: operatorNamespace}
 	wake := make(chan event.TypedGenericEvent[*v1alpha1.MedicalSlice], 128)
 	probes = &probe.Manager{
 		Now: time.Now, EvalInterval: 20 * time.Millisecond, Log: ctrl.Log,
@@ -109,7 +111,7 @@ func setup() error {
 	}).SetupWithManager(mgr, 4); err != nil {
 		return err
 	}
-	if err := (&CoreNetworkReconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Cores: cores, ProbeInterval: time.Second}).SetupWithManager(mgr); err != nil {
+	if err := (&CoreNetworkReconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}, Cores: cores, ProbeInterval: time.Second, SecretNamespace: operatorNamespace}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	// The sweep is driven by the tests (Sweep), not by a ticker.
@@ -133,7 +135,7 @@ func setup() error {
 }
 
 func createFixtures() error {
-	for _, ns := range []string{"or-1", "or-2"} {
+	for _, ns := range []string{"or-1", "or-2", operatorNamespace} {
 		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return err
 		}

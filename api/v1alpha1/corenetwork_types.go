@@ -53,14 +53,21 @@ type SecretKeyRef struct {
 	Name string `json:"name"`
 }
 
-// CoreAuth names the credentials used towards the core.
+// CoreAuth names the credentials used towards the core. The Secrets live in
+// the operator's namespace (CoreNetwork is cluster-scoped); a change to
+// them takes effect on the next request, without a restart.
 type CoreAuth struct {
-	// oauth2 names a Secret with keys tokenURL, clientID and clientSecret for
-	// OAuth2 client credentials (TS 33.501 §13.4.1, TS 29.510 access token).
+	// oauth2 names a Secret in the operator's namespace with keys tokenURL,
+	// clientID and clientSecret for OAuth2 client credentials
+	// (TS 33.501 §13.4.1, TS 29.510 access token). A PCF's token is asked
+	// for with scope npcf-policyauthorization; a NEF's with none.
 	// +optional
 	OAuth2 *SecretKeyRef `json:"oauth2,omitempty"`
 
-	// tls names a Secret of type kubernetes.io/tls (and optional ca.crt) for mutual TLS.
+	// tls names a Secret in the operator's namespace of type
+	// kubernetes.io/tls (tls.crt, tls.key and optionally ca.crt, the CAs
+	// trusted for the core's certificate) for mutual TLS with an https://
+	// endpoint and the token endpoint.
 	// +optional
 	TLS *SecretKeyRef `json:"tls,omitempty"`
 }

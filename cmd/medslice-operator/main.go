@@ -17,9 +17,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -63,7 +65,7 @@ func main() {
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.StringVar(&o.notifyAddr, "notify-bind-address", ":8082", "address of the receiver for core notifications (CoreNetwork notificationBaseURL must reach it)")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica provisions")
-	flag.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "medslice-system"), "namespace of the operator's own objects (leader lease, notification key)")
+	flag.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "medslice-system"), "namespace of the operator's own objects (leader lease, notification key) and of the Secrets that CoreNetworks' spec.auth names")
 	flag.StringVar(&o.keySecret, "notification-key-secret", "medslice-notification-key", "Secret holding the key that signs notification URIs; created when absent")
 	flag.DurationVar(&o.lease, "session-lease", 10*time.Minute, "time bound of an open-ended slice's core sessions, renewed at half")
 	flag.DurationVar(&o.verifyInterval, "verify-interval", 30*time.Second, "how often a settled slice's sessions are checked against the core")
@@ -105,6 +107,15 @@ func run(ctx context.Context, o options) error {
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "medslice-operator.medslice.io",
 		LeaderElectionNamespace: o.namespace,
+		// Secrets are read only in the operator's namespace (the Role
+		// allows nothing else): the credentials of authenticated cores.
+		// Helm's release records, the largest Secrets there, stay out.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {
+				Namespaces: map[string]cache.Config{o.namespace: {}},
+				Field:      fields.OneTermNotEqualSelector("type", "helm.sh/release.v1"),
+			},
+		}},
 	})
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
@@ -127,7 +138,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("--timezone %q: %w", o.timezone, err)
 	}
-	cores := &coreconn.Pool{Timeout: o.coreTimeout}
+	cores := &coreconn.Pool{Timeout: o.coreTimeout, Secrets: mgr.GetClient(), Namespace: o.namespace}
 	inbox := &notify.Inbox{}
 	wake := make(chan event.TypedGenericEvent[*v1alpha1.MedicalSlice], 4096)
 	deliverEvidence := func(notify.Event) {}
@@ -212,7 +223,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("medicalslice controller: %w", err)
 	}
 	if err := (&controllers.CoreNetworkReconciler{
-		Client: mgr.GetClient(), Clock: clk, Cores: cores, ProbeInterval: o.corePing,
+		Client: mgr.GetClient(), Clock: clk, Cores: cores, ProbeInterval: o.corePing, SecretNamespace: o.namespace,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("corenetwork controller: %w", err)
 	}

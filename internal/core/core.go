@@ -109,6 +109,17 @@ type Error struct {
 	// be expressed in this core's API (e.g. a NEF subscription for a UE
 	// without an IP address); retrying it unchanged cannot succeed.
 	Invalid bool
+	// Auth is set when the core, or its token endpoint, refused this
+	// client's credentials; retrying with the same ones cannot succeed.
+	Auth *AuthFailure
+}
+
+// Unwrap returns the AuthFailure, if any, so that errors.As finds it.
+func (e *Error) Unwrap() error {
+	if e.Auth == nil {
+		return nil
+	}
+	return e.Auth
 }
 
 func (e *Error) Error() string {
@@ -128,7 +139,7 @@ func (e *Error) Error() string {
 // reached, was overloaded or failed internally. A 4xx is the request's fault
 // and retrying it unchanged only repeats the rejection.
 func (e *Error) Retryable() bool {
-	if e.Invalid {
+	if e.Invalid || e.Auth != nil {
 		return false
 	}
 	return e.StatusCode == 0 || e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
@@ -136,6 +147,9 @@ func (e *Error) Retryable() bool {
 
 // IsRetryable reports whether err is worth retrying unchanged.
 func IsRetryable(err error) bool {
+	if _, ok := AsAuthFailure(err); ok {
+		return false
+	}
 	var ce *Error
 	if errors.As(err, &ce) {
 		return ce.Retryable()

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/free5gc/openapi"
@@ -52,6 +56,12 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 type Transport struct {
 	cleartext *http.Transport
 	tls       *http.Transport
+	// certRequest is set when the core asked for a client certificate
+	// this client could not give, and cleared by the next call that
+	// succeeds: with TLS 1.3 the core's refusal arrives after the
+	// handshake and HTTP/2 reports it only as a connection that could
+	// not be established, so this note is what explains the failure.
+	certRequest atomic.Pointer[string]
 }
 
 // NewTransport returns a Transport; tlsConfig (may be nil) sets the CA pool,
@@ -69,18 +79,79 @@ func NewTransport(tlsConfig *tls.Config) *Transport {
 	// HTTP/1.1 to http:// URLs.
 	cleartext.Protocols.SetUnencryptedHTTP2(true)
 
+	t := &Transport{cleartext: cleartext}
 	secure := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		Protocols:           new(http.Protocols),
 		HTTP2:               h2,
-		TLSClientConfig:     tlsConfig.Clone(),
+		TLSClientConfig:     t.clientCertificates(tlsConfig),
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
 	secure.Protocols.SetHTTP2(true)
 	secure.Protocols.SetHTTP1(true)
+	t.tls = secure
+	return t
+}
 
-	return &Transport{cleartext: cleartext, tls: secure}
+// clientCertificates returns a copy of cfg that picks the client
+// certificate as crypto/tls would (the first the core's CertificateRequest
+// accepts, else none) and notes when the core asked for one it could not
+// have.
+func (t *Transport) clientCertificates(cfg *tls.Config) *tls.Config {
+	cfg = cfg.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.GetClientCertificate != nil {
+		return cfg
+	}
+	certs := cfg.Certificates
+	cfg.Certificates = nil
+	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		for i := range certs {
+			if cri.SupportsCertificate(&certs[i]) == nil {
+				return &certs[i], nil
+			}
+		}
+		note := "the core asked for a client certificate" + acceptableCAs(cri.AcceptableCAs)
+		if len(certs) == 0 {
+			note += " and this client has none"
+		} else {
+			note += " and this client's" + issuedBy(&certs[0]) + " does not qualify"
+		}
+		t.certRequest.Store(&note)
+		return &tls.Certificate{}, nil
+	}
+	return cfg
+}
+
+// acceptableCAs describes the CAs a CertificateRequest names.
+func acceptableCAs(raw [][]byte) string {
+	var names []string
+	for _, der := range raw {
+		var rdn pkix.RDNSequence
+		if _, err := asn1.Unmarshal(der, &rdn); err == nil {
+			var n pkix.Name
+			n.FillFromRDNSequence(&rdn)
+			names = append(names, n.String())
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " issued by " + strings.Join(names, " or ")
+}
+
+func issuedBy(c *tls.Certificate) string {
+	leaf := c.Leaf
+	if leaf == nil && len(c.Certificate) > 0 {
+		leaf, _ = x509.ParseCertificate(c.Certificate[0])
+	}
+	if leaf == nil {
+		return " certificate"
+	}
+	return fmt.Sprintf(" certificate (%s, issued by %s)", leaf.Subject, leaf.Issuer)
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -88,7 +159,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" {
 		return t.cleartext.RoundTrip(req)
 	}
-	return t.tls.RoundTrip(req)
+	resp, err := t.tls.RoundTrip(req)
+	if err == nil {
+		t.certRequest.Store(nil)
+		return resp, nil
+	}
+	err = classifyTransportError(err)
+	if note := t.certRequest.Load(); note != nil {
+		af, ok := AsAuthFailure(err)
+		switch {
+		case !ok:
+			return nil, &AuthFailure{Kind: AuthClientCertificate, Detail: *note + " (" + err.Error() + ")", Err: err}
+		case af.Kind == AuthClientCertificate:
+			return nil, &AuthFailure{Kind: AuthClientCertificate, Detail: *note + " (" + af.Detail + ")", Err: err}
+		}
+	}
+	return nil, err
 }
 
 // CloseIdleConnections closes idle connections of both schemes.
@@ -180,7 +266,7 @@ type recordingTransport struct{ base http.RoundTripper }
 func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	if err != nil || resp == nil {
-		return resp, err
+		return resp, classifyTransportError(err)
 	}
 	if ex, ok := req.Context().Value(exchangeKey{}).(*exchange); ok {
 		ex.status = resp.StatusCode
@@ -260,7 +346,9 @@ func callError(op string, err error, ex *exchange) *Error {
 	}
 	status, body := answer(err, ex)
 	if status == 0 {
-		return &Error{Op: op, Detail: err.Error()}
+		e := &Error{Op: op, Detail: err.Error()}
+		e.Auth, _ = AsAuthFailure(err)
+		return e
 	}
 	e := &Error{Op: op, StatusCode: status}
 	if status < 300 {
@@ -281,7 +369,31 @@ func callError(op string, err error, ex *exchange) *Error {
 			e.Detail = text
 		}
 	}
+	e.Auth = accessDenied(e, ex)
 	return e
+}
+
+// accessDenied is the AuthFailure of an answer that refused the caller's
+// credentials: a 401, or a 403 with a WWW-Authenticate challenge (RFC 6750
+// §3.1 insufficient_scope). Other 403s are the API's own refusals
+// (TS 29.514 REQUESTED_SERVICE_NOT_AUTHORIZED and the like) and not about
+// credentials.
+func accessDenied(e *Error, ex *exchange) *AuthFailure {
+	challenge := ""
+	if ex != nil && ex.header != nil {
+		challenge = ex.header.Get("WWW-Authenticate")
+	}
+	switch {
+	case e.StatusCode == http.StatusUnauthorized:
+	case e.StatusCode == http.StatusForbidden && challenge != "":
+	default:
+		return nil
+	}
+	detail := fmt.Sprintf("the core answered %d %s", e.StatusCode, e.Detail)
+	if challenge != "" {
+		detail += " (WWW-Authenticate: " + challenge + ")"
+	}
+	return &AuthFailure{Kind: AuthAccessDenied, Detail: detail}
 }
 
 // notFound marks a 404 answer about a session as ErrNotFound while keeping

@@ -395,7 +395,8 @@ func TestNEFErrors(t *testing.T) {
 		},
 		{
 			name: "ping with refused credentials", answer: problem(401, "", "token expired"), call: ping,
-			want: &Error{Op: "ping", StatusCode: 401, Detail: "token expired"},
+			want: &Error{Op: "ping", StatusCode: 401, Detail: "token expired",
+				Auth: &AuthFailure{Kind: AuthAccessDenied, Detail: "the core answered 401 token expired"}},
 		},
 		{
 			name: "redirect is an answer, not a hop", nonConformant: true,
