@@ -45,6 +45,8 @@ import (
 type options struct {
 	metricsAddr, probeAddr, notifyAddr string
 	leaderElect                        bool
+	leaseDuration, renewDeadline       time.Duration
+	retryPeriod                        time.Duration
 	namespace, keySecret               string
 	lease, verifyInterval, sweep       time.Duration
 	coreTimeout, corePing              time.Duration
@@ -65,6 +67,9 @@ func main() {
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.StringVar(&o.notifyAddr, "notify-bind-address", ":8082", "address of the receiver for core notifications (CoreNetwork notificationBaseURL must reach it)")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica provisions")
+	flag.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a standby waits, after the leader last renewed its lease, before taking over (the longest a dead leader's slices go unreconciled)")
+	flag.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew its lease before it gives up leading (and exits); shorter than the lease duration")
+	flag.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "how often replicas try to acquire or renew the lease")
 	flag.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "medslice-system"), "namespace of the operator's own objects (leader lease, notification key) and of the Secrets that CoreNetworks' spec.auth names")
 	flag.StringVar(&o.keySecret, "notification-key-secret", "medslice-notification-key", "Secret holding the key that signs notification URIs; created when absent")
 	flag.DurationVar(&o.lease, "session-lease", 10*time.Minute, "time bound of an open-ended slice's core sessions, renewed at half")
@@ -107,6 +112,13 @@ func run(ctx context.Context, o options) error {
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "medslice-operator.medslice.io",
 		LeaderElectionNamespace: o.namespace,
+		LeaseDuration:           &o.leaseDuration,
+		RenewDeadline:           &o.renewDeadline,
+		RetryPeriod:             &o.retryPeriod,
+		// The process ends as soon as the manager does, so a replica that
+		// is stopped may hand the lease over at once rather than make the
+		// next one wait for the lease to expire.
+		LeaderElectionReleaseOnCancel: true,
 		// Secrets are read only in the operator's namespace (the Role
 		// allows nothing else): the credentials of authenticated cores.
 		// Helm's release records, the largest Secrets there, stay out.
@@ -269,7 +281,8 @@ func run(ctx context.Context, o options) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	log.Info("starting operator", "notify", o.notifyAddr, "metrics", o.metricsAddr, "leaderElection", o.leaderElect)
+	log.Info("starting operator", "notify", o.notifyAddr, "metrics", o.metricsAddr, "leaderElection", o.leaderElect,
+		"leaseDuration", o.leaseDuration, "renewDeadline", o.renewDeadline, "retryPeriod", o.retryPeriod)
 	return mgr.Start(ctx)
 }
 
@@ -277,7 +290,7 @@ func run(ctx context.Context, o options) error {
 // only wakes a reconcile, which runs where the leader is, and the console
 // reads and writes through the API server.
 func serve(name, addr string, h http.Handler, h2c bool) manager.Runnable {
-	return manager.RunnableFunc(func(ctx context.Context) error {
+	return everyReplica(func(ctx context.Context) error {
 		srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 		if h2c {
 			srv.Protocols = new(http.Protocols)
@@ -301,6 +314,16 @@ func serve(name, addr string, h http.Handler, h2c bool) manager.Runnable {
 		return nil
 	})
 }
+
+// everyReplica is a runnable the manager starts whether or not this replica
+// leads. A bare RunnableFunc would wait for leadership: the manager puts
+// runnables that do not say otherwise in its leader election group.
+type everyReplica func(context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+
+// NeedLeaderElection is false: see everyReplica.
+func (everyReplica) NeedLeaderElection() bool { return false }
 
 // notificationKey reads the signing key from its Secret, creating it when
 // absent so that every replica shares one key.
