@@ -82,6 +82,7 @@ type emulatorSession struct {
 	API              string    `json:"api"`
 	UEAddress        string    `json:"ueAddress"`
 	FlowDescriptions []string  `json:"flowDescriptions"`
+	NotificationURI  string    `json:"notificationUri"`
 	Correlation      string    `json:"correlation"`
 	CreatedAt        time.Time `json:"createdAt"`
 	ExpiresAt        time.Time `json:"expiresAt"`
@@ -89,28 +90,45 @@ type emulatorSession struct {
 
 func emulatorSessions(t *testing.T) []emulatorSession {
 	t.Helper()
-	resp, err := http.Get(stack.EmulatorURL + "/admin/v1/sessions")
+	out, err := sessionsAt(stack.EmulatorURL)
 	if err != nil {
-		t.Fatalf("GET sessions: %v", err)
-	}
-	defer resp.Body.Close()
-	var out []emulatorSession
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("decoding sessions: %v", err)
+		t.Fatal(err)
 	}
 	return out
 }
 
 func emulatorPost(t *testing.T, path, body string) {
 	t.Helper()
-	resp, err := http.Post(stack.EmulatorURL+path, "application/json", bytes.NewBufferString(body))
+	if err := postAt(stack.EmulatorURL, path, body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sessionsAt reads the sessions of the emulator at emulatorURL.
+func sessionsAt(emulatorURL string) ([]emulatorSession, error) {
+	resp, err := http.Get(emulatorURL + "/admin/v1/sessions")
 	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
+		return nil, fmt.Errorf("GET sessions: %w", err)
+	}
+	defer resp.Body.Close()
+	var out []emulatorSession
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decoding sessions: %w", err)
+	}
+	return out, nil
+}
+
+// postAt posts a JSON body to an emulator's admin API.
+func postAt(emulatorURL, path, body string) error {
+	resp, err := http.Post(emulatorURL+path, "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		t.Fatalf("POST %s: %s", path, resp.Status)
+		return fmt.Errorf("POST %s: %s", path, resp.Status)
 	}
+	return nil
 }
 
 // byCorrelation counts the emulator's sessions per correlation key.

@@ -66,6 +66,16 @@ type Options struct {
 	OperatorArgs []string
 	// EmulatorArgs are extra flags for the core emulator.
 	EmulatorArgs []string
+	// Replicas is how many operator replicas run, each with its own ports
+	// (1 when zero). With more than one they elect a leader
+	// (--leader-elect), and NotifyURL and ConsoleURL lead to a front that
+	// spreads connections over the replicas that accept them, as a
+	// Kubernetes Service would.
+	Replicas int
+	// NoUserPlane runs the core emulator without its emulated user plane,
+	// for tests that do not probe (start the operator with
+	// --disable-probes): no relay per UE, less load on the machine.
+	NoUserPlane bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -87,7 +97,29 @@ type Stack struct {
 	mu           sync.Mutex
 	emulator     *Proc
 	reflector    *Proc
-	operator     *Proc
+	replicas     []*Replica
+	fronts       []*front
+}
+
+// Replica is one operator replica: its addresses, and its process while it
+// runs. A restarted replica keeps its addresses.
+type Replica struct {
+	Index      int
+	NotifyURL  string
+	MetricsURL string // with the /metrics path
+	HealthURL  string // /healthz and /readyz live under it
+	ConsoleURL string
+
+	args []string
+	mu   sync.Mutex
+	proc *Proc
+}
+
+// Proc is the replica's current process; nil before its first start.
+func (r *Replica) Proc() *Proc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.proc
 }
 
 // Start brings the stack up. On error everything started is stopped.
@@ -131,7 +163,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	ports, err := freePorts(6)
+	replicas := max(o.Replicas, 1)
+	ports, err := freePorts(6 + 4*(replicas-1))
 	if err != nil {
 		return nil, err
 	}
@@ -148,8 +181,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	healthAddr := fmt.Sprintf("127.0.0.1:%d", ports[3])
 	s.ConsoleURL = fmt.Sprintf("http://127.0.0.1:%d", ports[5])
 
-	s.emulator, err = s.spawn("medslice-core-emulator", append([]string{"--listen", emuAddr,
-		"--userplane", "--probe-source", ProbeSource, "--reflector", s.ReflectorAddr}, o.EmulatorArgs...))
+	emuArgs := []string{"--listen", emuAddr}
+	if !o.NoUserPlane {
+		emuArgs = append(emuArgs, "--userplane", "--probe-source", ProbeSource, "--reflector", s.ReflectorAddr)
+	}
+	s.emulator, err = s.spawn("medslice-core-emulator", append(emuArgs, o.EmulatorArgs...))
 	if err != nil {
 		return nil, err
 	}
@@ -163,27 +199,59 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := ApplyDir(ctx, s.Client, filepath.Join(o.Root, "config", "profiles")); err != nil {
 		return nil, fmt.Errorf("default profiles: %w", err)
 	}
+	s.operatorArgs = []string{
+		"--namespace", OperatorNamespace,
+		"--verify-interval", "5s",
+		"--sweep-interval", "10s",
+		"--core-ping-interval", "10s",
+		"--probe-source", ProbeSource,
+	}
+	if !o.NoUserPlane {
+		s.operatorArgs = append(s.operatorArgs, "--emulated-user-plane", s.EmulatorURL, "--emulated-reflector", s.ReflectorAddr)
+	}
+	if replicas > 1 {
+		s.operatorArgs = append(s.operatorArgs, "--leader-elect")
+	}
+	s.operatorArgs = append(s.operatorArgs, o.OperatorArgs...)
+	s.replicas = []*Replica{{NotifyURL: s.NotifyURL, MetricsURL: s.MetricsURL, HealthURL: "http://" + healthAddr, ConsoleURL: s.ConsoleURL}}
+	for i := 1; i < replicas; i++ {
+		p := ports[6+4*(i-1):]
+		s.replicas = append(s.replicas, &Replica{
+			Index:      i,
+			NotifyURL:  fmt.Sprintf("http://127.0.0.1:%d", p[0]),
+			MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", p[1]),
+			HealthURL:  fmt.Sprintf("http://127.0.0.1:%d", p[2]),
+			ConsoleURL: fmt.Sprintf("http://127.0.0.1:%d", p[3]),
+		})
+	}
+	for _, r := range s.replicas {
+		r.args = append([]string{
+			"--notify-bind-address", strings.TrimPrefix(r.NotifyURL, "http://"),
+			"--metrics-bind-address", strings.TrimSuffix(strings.TrimPrefix(r.MetricsURL, "http://"), "/metrics"),
+			"--health-probe-bind-address", strings.TrimPrefix(r.HealthURL, "http://"),
+			"--console-bind-address", strings.TrimPrefix(r.ConsoleURL, "http://"),
+		}, s.operatorArgs...)
+	}
+	if replicas > 1 {
+		// The cores and browsers reach the replicas through one address
+		// each, as they would through a Service.
+		if s.NotifyURL, err = s.startFront(func(r *Replica) string { return r.NotifyURL }); err != nil {
+			return nil, err
+		}
+		if s.ConsoleURL, err = s.startFront(func(r *Replica) string { return r.ConsoleURL }); err != nil {
+			return nil, err
+		}
+	}
 	for _, cn := range s.Cores() {
 		if err := s.Client.Create(ctx, cn); err != nil {
 			return nil, fmt.Errorf("CoreNetwork %s: %w", cn.Name, err)
 		}
 	}
-	s.operatorArgs = append([]string{
-		"--namespace", OperatorNamespace,
-		"--notify-bind-address", strings.TrimPrefix(s.NotifyURL, "http://"),
-		"--metrics-bind-address", strings.TrimSuffix(strings.TrimPrefix(s.MetricsURL, "http://"), "/metrics"),
-		"--health-probe-bind-address", healthAddr,
-		"--verify-interval", "5s",
-		"--sweep-interval", "10s",
-		"--core-ping-interval", "10s",
-		"--probe-source", ProbeSource,
-		"--console-bind-address", strings.TrimPrefix(s.ConsoleURL, "http://"),
-		"--emulated-user-plane", s.EmulatorURL,
-		"--emulated-reflector", s.ReflectorAddr,
-	}, o.OperatorArgs...)
 	if !o.NoOperator {
-		if _, err := s.StartOperator(ctx); err != nil {
-			return nil, err
+		for _, r := range s.replicas {
+			if _, err := s.StartReplica(ctx, r.Index); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if o.Samples {
@@ -211,34 +279,61 @@ func (s *Stack) Cores() []*v1alpha1.CoreNetwork {
 	return []*v1alpha1.CoreNetwork{mk(CoreNEF, v1alpha1.CoreAPINEF), mk(CorePCF, v1alpha1.CoreAPIPCF)}
 }
 
-// StartOperator starts (or restarts) the operator process with extra flags.
+// StartOperator starts (or restarts) the operator process with extra
+// flags: the first replica's, the only one unless Options.Replicas says
+// otherwise.
 func (s *Stack) StartOperator(ctx context.Context, extra ...string) (*Proc, error) {
-	p, err := s.spawn("medslice-operator", append(append([]string{}, s.operatorArgs...), extra...))
+	return s.StartReplica(ctx, 0, extra...)
+}
+
+// StartReplica starts (or restarts) operator replica i with extra flags,
+// on the replica's own ports. Stop or kill its previous process first.
+func (s *Stack) StartReplica(_ context.Context, i int, extra ...string) (*Proc, error) {
+	if i < 0 || i >= len(s.replicas) {
+		return nil, fmt.Errorf("no operator replica %d: the stack runs %d", i, len(s.replicas))
+	}
+	r := s.replicas[i]
+	logName := "medslice-operator"
+	if i > 0 {
+		logName = fmt.Sprintf("medslice-operator-%d", i)
+	}
+	p, err := s.spawnAs("medslice-operator", logName, append(append([]string{}, r.args...), extra...))
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.operator = p
-	s.mu.Unlock()
+	r.mu.Lock()
+	r.proc = p
+	r.mu.Unlock()
 	return p, nil
 }
 
-// Operator is the current operator process.
+// Operator is the first replica's current process.
 func (s *Stack) Operator() *Proc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.operator
+	if len(s.replicas) == 0 {
+		return nil
+	}
+	return s.replicas[0].Proc()
 }
+
+// Replicas are the operator replicas, in index order.
+func (s *Stack) Replicas() []*Replica { return s.replicas }
 
 // Emulator is the core emulator process.
 func (s *Stack) Emulator() *Proc { return s.emulator }
 
 // Stop stops every process the stack started, then the control plane.
 func (s *Stack) Stop() {
-	for _, p := range []*Proc{s.Operator(), s.emulator, s.reflector} {
+	var procs []*Proc
+	for _, r := range s.replicas {
+		procs = append(procs, r.Proc())
+	}
+	for _, p := range append(procs, s.emulator, s.reflector) {
 		if p != nil {
 			p.Stop()
 		}
+	}
+	for _, f := range s.fronts {
+		f.close()
 	}
 	if s.env != nil {
 		if err := s.env.Stop(); err != nil {
@@ -333,7 +428,12 @@ type Proc struct {
 }
 
 func (s *Stack) spawn(name string, args []string) (*Proc, error) {
-	logPath := filepath.Join(s.StateDir, name+".log")
+	return s.spawnAs(name, name, args)
+}
+
+// spawnAs starts binary name with its log in logName.log.
+func (s *Stack) spawnAs(name, logName string, args []string) (*Proc, error) {
+	logPath := filepath.Join(s.StateDir, logName+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -354,7 +454,7 @@ func (s *Stack) spawn(name string, args []string) (*Proc, error) {
 		f.Close()
 		close(p.done)
 	}()
-	s.logf("started %s (pid %d), log %s", name, cmd.Process.Pid, logPath)
+	s.logf("started %s (pid %d), log %s", logName, cmd.Process.Pid, logPath)
 	return p, nil
 }
 
