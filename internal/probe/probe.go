@@ -209,13 +209,19 @@ func (m *Manager) evaluateAll() {
 	type change struct {
 		key types.NamespacedName
 		v   sla.Verdict
+		// verdict is true when GO, SLAMet or the reason changed; false when
+		// only the figures did (a window closed, a violation began).
+		verdict bool
 	}
 	var changed []change
 	now := m.Now()
 	for k, sp := range m.slices {
 		v := combine(sp, now)
-		if v.Go != sp.last.Go || v.SLAMet != sp.last.SLAMet || v.Reason != sp.last.Reason {
-			changed = append(changed, change{k, v})
+		switch {
+		case v.Go != sp.last.Go || v.SLAMet != sp.last.SLAMet || v.Reason != sp.last.Reason:
+			changed = append(changed, change{k, v, true})
+		case figuresChanged(sp.last.Summary, v.Summary):
+			changed = append(changed, change{k, v, false})
 		}
 		sp.last = v
 	}
@@ -224,9 +230,28 @@ func (m *Manager) evaluateAll() {
 		if m.Observer != nil {
 			m.Observer.Verdict(c.key, c.v)
 		}
-		if m.OnChange != nil {
+		if c.verdict && m.OnChange != nil {
 			m.OnChange(c.key)
 		}
+	}
+}
+
+// figuresChanged tells whether the observer's figures moved: a window
+// closed (compliance, windows, RTT p99) or another violation began. The
+// observer hears of these too, not only of verdict changes, or the
+// metrics would freeze for as long as a slice stays GO or stays violated
+// (a violation found early, before its window closed, would never be
+// counted). At most once per window per slice.
+func figuresChanged(old, cur sla.Summary) bool {
+	if old.Windows != cur.Windows || old.GoodWindows != cur.GoodWindows {
+		return true
+	}
+	ov, cv := old.LastViolation, cur.LastViolation
+	switch {
+	case ov == nil || cv == nil:
+		return (ov == nil) != (cv == nil)
+	default:
+		return !ov.Start.Equal(cv.Start) || ov.Metric != cv.Metric
 	}
 }
 
