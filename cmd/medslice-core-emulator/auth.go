@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,12 +12,14 @@ import (
 	"time"
 
 	"github.com/medslice/medslice/internal/emulator"
+	"github.com/medslice/medslice/internal/tlsfiles"
 )
 
 // authFlags turn on the emulator's OAuth2 and mutual TLS (internal/emulator
 // auth.go, tls.go).
 type authFlags struct {
 	tlsListen, tlsCert, tlsKey, clientCA string
+	notifyCert, notifyKey, notifyCA      string
 	clientsFile                          string
 	clients                              clientList
 	tokenLifetime                        time.Duration
@@ -28,6 +31,9 @@ func authFlagsOn(fs *flag.FlagSet) *authFlags {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM server certificate for --tls-listen; re-read when the file changes")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert; re-read when the file changes")
 	fs.StringVar(&f.clientCA, "tls-client-ca", "", "PEM CAs whose client certificates are accepted: mutual TLS is then demanded on the TLS listener, and NEF and PCF calls on the cleartext one are refused with 403; re-read when the file changes")
+	fs.StringVar(&f.notifyCert, "notify-tls-cert", "", "PEM client certificate presented to notification receivers that demand one (https:// notification URIs); re-read when the file changes")
+	fs.StringVar(&f.notifyKey, "notify-tls-key", "", "PEM private key of --notify-tls-cert")
+	fs.StringVar(&f.notifyCA, "notify-ca", "", "PEM CAs trusted for notification receivers' certificates (default: the system's)")
 	fs.StringVar(&f.clientsFile, "oauth2-clients-file", "", "require OAuth2 bearer tokens on the NEF and PCF APIs, issued by POST /oauth2/token to the clients in this file: one \"clientID:clientSecret\" per line (a client listed twice has two valid secrets, for rotation), # for comments; re-read at every token request, so secrets can be rotated at runtime")
 	fs.Var(&f.clients, "oauth2-client", "require OAuth2 bearer tokens, like --oauth2-clients-file, for this \"clientID:clientSecret\" (repeatable)")
 	fs.DurationVar(&f.tokenLifetime, "oauth2-token-lifetime", emulator.DefaultTokenLifetime, "lifetime of the access tokens; short ones exercise the clients' refresh")
@@ -79,6 +85,22 @@ func (f *authFlags) config() (emulator.AuthConfig, emulator.TLSFiles, error) {
 		return out, nil
 	}
 	return ac, tf, nil
+}
+
+// notifyTLS is the TLS configuration of the notifications the emulator
+// sends, nil when no flag asks for one.
+func (f *authFlags) notifyTLS() (*tls.Config, error) {
+	if f.notifyCert == "" && f.notifyKey == "" && f.notifyCA == "" {
+		return nil, nil
+	}
+	if (f.notifyCert == "") != (f.notifyKey == "") {
+		return nil, errors.New("--notify-tls-cert and --notify-tls-key go together")
+	}
+	cfg, err := tlsfiles.ClientFiles{CertFile: f.notifyCert, KeyFile: f.notifyKey, CAFile: f.notifyCA}.ClientConfig(tlsfiles.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("--notify-tls-cert/--notify-tls-key/--notify-ca: %w", err)
+	}
+	return cfg, nil
 }
 
 // readClients reads "clientID:clientSecret" lines. A client listed twice

@@ -74,6 +74,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	notifyTLS, err := af.notifyTLS()
+	if err != nil {
+		return err
+	}
 	var tlsCfg *tls.Config
 	if af.tlsListen != "" {
 		if tlsCfg, err = tlsFiles.TLSConfig(log); err != nil {
@@ -101,6 +105,7 @@ func run() error {
 		UserPlane:           upCfg,
 		QoSMonitoringPeriod: qosMon.config(),
 		Auth:                authCfg,
+		Notify:              emulator.NotifyConfig{TLS: notifyTLS},
 	})
 	if err != nil {
 		_ = ln.Close()

@@ -305,11 +305,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, api API) bool
 	}
 	var cert *CertificateInfo
 	if a.RequireClientCert {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		// The handshake verified the certificate against the client CAs
+		// (TLSFiles); a connection without one got no further.
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			return refuse(http.StatusForbidden, "",
 				"this core requires mutual TLS: call its https:// listener with a client certificate issued by one of its client CAs")
 		}
-		cert = certificateInfo(r.TLS.VerifiedChains[0][0])
+		cert = certificateInfo(r.TLS.PeerCertificates[0])
 	}
 	s.auth.mu.Lock()
 	s.auth.stats.CallsAccepted++

@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,10 @@ type NotifyConfig struct {
 	// between them (default 200ms).
 	Retries int
 	Backoff time.Duration
+	// TLS configures https:// notification URIs: the CAs trusted for the
+	// receiver's certificate and the client certificate presented to a
+	// receiver that demands one. Nil: the system's CAs, no certificate.
+	TLS *tls.Config
 }
 
 func (c NotifyConfig) withDefaults() NotifyConfig {
@@ -96,8 +101,8 @@ func newNotifier(cfg NotifyConfig, log *slog.Logger) *notifier {
 	n := &notifier{
 		cfg:   cfg,
 		log:   log,
-		h2:    &http.Client{Transport: &http.Transport{Protocols: &p2, Proxy: http.ProxyFromEnvironment}},
-		h1:    &http.Client{Transport: &http.Transport{Protocols: &p1, Proxy: http.ProxyFromEnvironment}},
+		h2:    &http.Client{Transport: &http.Transport{Protocols: &p2, Proxy: http.ProxyFromEnvironment, TLSClientConfig: cfg.TLS.Clone()}},
+		h1:    &http.Client{Transport: &http.Transport{Protocols: &p1, Proxy: http.ProxyFromEnvironment, TLSClientConfig: cfg.TLS.Clone()}},
 		queue: make(chan notification, cfg.Queue),
 	}
 	// Callbacks are answered, not followed: a redirect is a failure here.
