@@ -4,12 +4,15 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +46,10 @@ type authStack struct {
 	tlsURL   string
 	coreCA   *testpki.CA
 	clientCA *testpki.CA
+	// receiverCA signed the operator's notification receiver certificate;
+	// calloutCA the certificate the core presents to it.
+	receiverCA, calloutCA *testpki.CA
+	notifyURL             string
 }
 
 // TestAuthenticatedCore runs the operator against an emulator that demands
@@ -51,7 +58,9 @@ type authStack struct {
 // converge with one session per device; a wrong client secret is reported
 // and provisions nothing; client secret and client certificate are rotated
 // on both sides while calls keep succeeding, without restarting the
-// operator.
+// operator. The callbacks go the other way over mutual TLS too: the
+// operator's receiver accepts the core's certificate and refuses, and
+// counts, a caller without one.
 func TestAuthenticatedCore(t *testing.T) {
 	ctx := context.Background()
 	as := startAuthStack(t)
@@ -103,6 +112,7 @@ func TestAuthenticatedCore(t *testing.T) {
 			t.Fatal(err)
 		}
 		cn.Spec.Endpoint = as.tlsURL
+		cn.Spec.NotificationBaseURL = as.notifyURL
 		cn.Spec.Auth = v1alpha1.CoreAuth{OAuth2: &v1alpha1.SecretKeyRef{Name: authOAuth2Name}, TLS: &v1alpha1.SecretKeyRef{Name: authTLSName}}
 		if err := as.Client.Update(ctx, &cn); err != nil {
 			t.Fatal(err)
@@ -115,6 +125,28 @@ func TestAuthenticatedCore(t *testing.T) {
 	}
 	t.Logf("with OAuth2 and mutual TLS: %d slices, %d sessions (one per device), converged %s after spec.auth was set; tokens issued %d",
 		len(slices), len(as.sessions(t)), took.Round(time.Millisecond), st.TokensIssued)
+
+	// Callbacks: the core's notifications arrive over mutual TLS; a caller
+	// without the core's certificate is refused at the handshake, one with
+	// it but a forged token by the receiver, and both are counted.
+	eventually(t, settleTimeout, "notifications accepted over mutual TLS", func() (bool, string) {
+		n := as.metric(t, `medslice_notifications_total{outcome="accepted"}`)
+		return n > 0, fmt.Sprintf("%v accepted", n)
+	})
+	refusedBefore := as.metric(t, `medslice_notifications_total{outcome="unauthorized"}`)
+	forged := as.notifyURL + "/notify/v1/" + authNamespace + "/auth-0/" + string(slices[0].UID) + "/dev-0/forged-token"
+	if status, err := as.postNotification(t, nil, forged); err == nil {
+		t.Errorf("a notification without a client certificate was answered %d", status)
+	}
+	if status, err := as.postNotification(t, as.calloutCA, forged); err != nil || status != http.StatusNotFound {
+		t.Errorf("a forged token with the core's certificate: %d, %v; want 404", status, err)
+	}
+	eventually(t, settleTimeout, "refused notifications counted", func() (bool, string) {
+		n := as.metric(t, `medslice_notifications_total{outcome="unauthorized"}`) - refusedBefore
+		return n == 2, fmt.Sprintf("%v counted, want 2", n)
+	})
+	t.Logf("callbacks over mutual TLS: %v accepted; a caller without the core's certificate and a forged token refused and counted",
+		as.metric(t, `medslice_notifications_total{outcome="accepted"}`))
 
 	// 3. A wrong client secret: the cores say why; a new slice is not provisioned.
 	oauth = as.getSecret(t, authOAuth2Name)
@@ -233,6 +265,23 @@ func startAuthStack(t *testing.T) *authStack {
 	if as.clientCA, err = testpki.NewCA("hospital client CA"); err != nil {
 		t.Fatal(err)
 	}
+	if as.receiverCA, err = testpki.NewCA("hospital receiver CA"); err != nil {
+		t.Fatal(err)
+	}
+	if as.calloutCA, err = testpki.NewCA("emulated core callout CA"); err != nil {
+		t.Fatal(err)
+	}
+	receiver, err := as.receiverCA.Server([]string{"localhost", "127.0.0.1"}, testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callout := as.clientPair(t, as.calloutCA)
+	as.write(t, "receiver.crt", receiver.CertPEM)
+	as.write(t, "receiver.key", receiver.KeyPEM)
+	as.write(t, "receiver-ca.crt", as.receiverCA.CertPEM)
+	as.write(t, "callout.crt", callout.CertPEM)
+	as.write(t, "callout.key", callout.KeyPEM)
+	as.write(t, "callout-ca.crt", as.calloutCA.CertPEM)
 	server, err := as.coreCA.Server([]string{"localhost", "127.0.0.1"}, testpki.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -252,11 +301,20 @@ func startAuthStack(t *testing.T) *authStack {
 			"--tls-client-ca", filepath.Join(as.dir, "client-ca.crt"),
 			"--oauth2-clients-file", filepath.Join(as.dir, "clients"),
 			"--oauth2-token-lifetime", tokenLifetime.String(),
+			"--notify-tls-cert", filepath.Join(as.dir, "callout.crt"),
+			"--notify-tls-key", filepath.Join(as.dir, "callout.key"),
+			"--notify-ca", filepath.Join(as.dir, "receiver-ca.crt"),
+		},
+		OperatorArgs: []string{
+			"--notify-tls-cert", filepath.Join(as.dir, "receiver.crt"),
+			"--notify-tls-key", filepath.Join(as.dir, "receiver.key"),
+			"--notify-client-ca", filepath.Join(as.dir, "callout-ca.crt"),
 		},
 	})
 	if err != nil {
 		t.Fatalf("starting the stack: %v", err)
 	}
+	as.notifyURL = strings.Replace(as.NotifyURL, "http://", "https://", 1)
 	t.Cleanup(func() {
 		as.Stop()
 		if t.Failed() {
@@ -309,6 +367,53 @@ func (as *authStack) clientPair(t *testing.T, ca *testpki.CA) testpki.Pair {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// metric reads one sample of the operator's metrics, 0 when absent.
+func (as *authStack) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(as.MetricsURL)
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+// postNotification posts a NEF notification to url over TLS, presenting a
+// certificate of clientCA (none when nil).
+func (as *authStack) postNotification(t *testing.T, clientCA *testpki.CA, url string) (int, error) {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: testpki.Pool(as.receiverCA)}
+	if clientCA != nil {
+		c, err := as.clientPair(t, clientCA).TLSCertificate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	body := `{"transaction":"t","eventReports":[{"event":"SESSION_TERMINATION"}]}`
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 func (as *authStack) getSecret(t *testing.T, name string) *corev1.Secret {

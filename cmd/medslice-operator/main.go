@@ -59,6 +59,7 @@ type options struct {
 	evidenceInterval                   time.Duration
 	consoleAddr                        string
 	emulatedUserPlane, emulatedRefl    string
+	notifyTLS                          notifyTLSFlags
 }
 
 func main() {
@@ -87,6 +88,7 @@ func main() {
 	flag.StringVar(&o.emulatedUserPlane, "emulated-user-plane", "", "development only: the core emulator's URL; probes go through its emulated user plane instead of to device addresses")
 	flag.StringVar(&o.emulatedRefl, "emulated-reflector", "", "development only: the reflector address the emulated user plane relays device probes to")
 	flag.StringVar(&o.crashPoint, "testing-crash-point", "", "testing only: 'after-core-create' sends SIGKILL to this process right after the first core create, before its status write")
+	o.notifyTLS.bind(flag.CommandLine)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -262,8 +264,14 @@ func run(ctx context.Context, o options) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(notify.PathPrefix, receiver)
-	// Cores speak HTTP/2 cleartext (TS 29.500).
-	if err := mgr.Add(serve("notify", o.notifyAddr, mux, true)); err != nil {
+	// Cores speak HTTP/2 cleartext (TS 29.500), or TLS with --notify-tls-cert.
+	notifyServer := serve("notify", o.notifyAddr, mux, true)
+	if o.notifyTLS.enabled() {
+		if notifyServer, err = o.notifyTLS.runnable(o.notifyAddr, mux); err != nil {
+			return err
+		}
+	}
+	if err := mgr.Add(notifyServer); err != nil {
 		return err
 	}
 	if o.consoleAddr != "" {
