@@ -45,7 +45,9 @@ func declaredMetrics(t *testing.T) map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decl := regexp.MustCompile(`Name:\s+"(medslice_[a-z0-9_]+)"`)
+	// Metrics declared with options (Name: "...") or, for a collector that
+	// counts at scrape time, with prometheus.NewDesc("...", ...).
+	decl := regexp.MustCompile(`(?:Name:\s+|prometheus\.NewDesc\(\s*)"(medslice_[a-z0-9_]+)"`)
 	hist := regexp.MustCompile(`(?s)prometheus\.NewHistogram(Vec)?\(prometheus\.HistogramOpts\{\s*Name:\s+"(medslice_[a-z0-9_]+)"`)
 	names := map[string]bool{}
 	for _, f := range files {
