@@ -423,8 +423,10 @@ func (r *Recorder) restore(ctx context.Context) error {
 				m.Lost = "operator shut down at " + stopped + ": windows closed since its last checkpoint were lost"
 				m.Down = "operator not running: no probes between its shutdown at " + stopped + " and its restart at " + at
 			} else {
+				// The old process stopped within one interval of its
+				// checkpoint, and before this one started.
 				bound := max(cp.Interval, l.open().Targets.Window)
-				m.LostUntil = l.Until.Add(bound)
+				m.LostUntil = maxTime(l.Until, minTime(l.Until.Add(bound), now))
 				m.Lost = fmt.Sprintf("operator restarted: windows closed after its checkpoint of %s were lost (at most one checkpoint interval, %s)",
 					cp.Written.UTC().Format(time.RFC3339), bound)
 				m.Down = "operator not running: no probes from its stop (within one checkpoint interval of " +

@@ -210,6 +210,35 @@ func TestOperatorCrashLosesAtMostOneInterval(t *testing.T) {
 	}
 }
 
+// An operator back within a few seconds: the evidence lost ends no later
+// than the restart, and the time down starts there.
+func TestQuickRestartSplitsLostAndDownAtTheRestart(t *testing.T) {
+	c := fakeClient(testSlice(true))
+	a := newRig(t, c, t0)
+	if err := a.rec.Ensure(sliceKey, bothDevices); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"patient-cart", "vision-cart"} {
+		a.probes.close(sliceKey, d, run(t0, 50)...)
+	}
+	a.cycleAt(t0.Add(50500 * time.Millisecond))
+	restart := t0.Add(53500 * time.Millisecond)
+	b := newRig(t, c, restart)
+	if err := b.rec.Ensure(sliceKey, bothDevices); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"patient-cart", "vision-cart"} {
+		b.probes.close(sliceKey, d, run(t0.Add(55*time.Second), 5)...)
+	}
+	b.clock.SetTime(t0.Add(60 * time.Second))
+	b.rec.Stop(sliceKey)
+	b.cycleAt(t0.Add(60 * time.Second))
+	gs := gapsOf(b.onlyReport())
+	if len(gs) != 2 || !gs[0].End.Equal(restart) || !gs[1].Start.Equal(restart) || !gs[1].End.Equal(t0.Add(55*time.Second)) {
+		t.Errorf("gaps %+v, want lost evidence up to the restart at %s and time down from there", gs, restart)
+	}
+}
+
 // A clean shutdown writes a last checkpoint saying when it stopped: the
 // report states exactly that instant instead of a bound.
 func TestCleanShutdownStatesWhenTheOperatorStopped(t *testing.T) {
