@@ -227,17 +227,21 @@ func tamperEveryKind(t *testing.T, r *v1alpha1.SLAReport, keys report.KeyRing) {
 		return string(b)
 	}
 	cases := map[string]func(s *v1alpha1.SLAReportSpec){
-		"sliceSpec":          func(s *v1alpha1.SLAReportSpec) { s.SliceSpec = strings.Replace(s.SliceSpec, "end-to-end", "end-to-enD", 1) },
-		"slice.uid":          func(s *v1alpha1.SLAReportSpec) { s.Slice.UID = flip(s.Slice.UID) },
-		"period.end":         func(s *v1alpha1.SLAReportSpec) { s.Period.End.Time = s.Period.End.Add(time.Microsecond) },
-		"targets.rttP99":     func(s *v1alpha1.SLAReportSpec) { s.Targets.RTTP99 = flip(s.Targets.RTTP99) },
-		"measured.rttP99":    func(s *v1alpha1.SLAReportSpec) { s.Measured.RTTP99 = flip(s.Measured.RTTP99) },
-		"measured.windows":   func(s *v1alpha1.SLAReportSpec) { s.Measured.Windows ^= 1 },
-		"rollups[3].sent":    func(s *v1alpha1.SLAReportSpec) { s.Rollups[3].Sent ^= 1 },
-		"rollups[5].rttP99":  func(s *v1alpha1.SLAReportSpec) { s.Rollups[5].RTTP99 = flip(s.Rollups[5].RTTP99) },
-		"rollups[7].hash":    func(s *v1alpha1.SLAReportSpec) { s.Rollups[7].Hash = flip(s.Rollups[7].Hash) },
-		"chain.head":         func(s *v1alpha1.SLAReportSpec) { s.Chain.Head = flip(s.Chain.Head) },
-		"signature.value":    func(s *v1alpha1.SLAReportSpec) { s.Signature.Value = flip(s.Signature.Value[:len(s.Signature.Value)-2]) + "==" },
+		"sliceSpec": func(s *v1alpha1.SLAReportSpec) {
+			s.SliceSpec = strings.Replace(s.SliceSpec, "end-to-end", "end-to-enD", 1)
+		},
+		"slice.uid":         func(s *v1alpha1.SLAReportSpec) { s.Slice.UID = flip(s.Slice.UID) },
+		"period.end":        func(s *v1alpha1.SLAReportSpec) { s.Period.End.Time = s.Period.End.Add(time.Microsecond) },
+		"targets.rttP99":    func(s *v1alpha1.SLAReportSpec) { s.Targets.RTTP99 = flip(s.Targets.RTTP99) },
+		"measured.rttP99":   func(s *v1alpha1.SLAReportSpec) { s.Measured.RTTP99 = flip(s.Measured.RTTP99) },
+		"measured.windows":  func(s *v1alpha1.SLAReportSpec) { s.Measured.Windows ^= 1 },
+		"rollups[3].sent":   func(s *v1alpha1.SLAReportSpec) { s.Rollups[3].Sent ^= 1 },
+		"rollups[5].rttP99": func(s *v1alpha1.SLAReportSpec) { s.Rollups[5].RTTP99 = flip(s.Rollups[5].RTTP99) },
+		"rollups[7].hash":   func(s *v1alpha1.SLAReportSpec) { s.Rollups[7].Hash = flip(s.Rollups[7].Hash) },
+		"chain.head":        func(s *v1alpha1.SLAReportSpec) { s.Chain.Head = flip(s.Chain.Head) },
+		"signature.value": func(s *v1alpha1.SLAReportSpec) {
+			s.Signature.Value = flip(s.Signature.Value[:len(s.Signature.Value)-2]) + "=="
+		},
 		"a rollup left out":  func(s *v1alpha1.SLAReportSpec) { s.Rollups = append(s.Rollups[:2:2], s.Rollups[3:]...) },
 		"gaps (one removed)": func(s *v1alpha1.SLAReportSpec) { s.Gaps = s.Gaps[:len(s.Gaps)-1] },
 	}
