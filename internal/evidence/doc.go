@@ -85,5 +85,7 @@
 // and created as the SLAReport ReportName(slice, period start) in the
 // slice's namespace. The name is the same on every attempt: after a crash
 // the report made before is found (AlreadyExists) and never made twice.
-// Reports outlive their slice: nothing owns them.
+// Reports outlive their slice: nothing owns them. Each carries the slice's
+// UID as a label and its period and compliance as annotations, so that a
+// slice's reports can be listed from their metadata alone.
 package evidence

@@ -53,6 +53,10 @@ func TestStopSealsOneVerifiedReportOfBothDevices(t *testing.T) {
 	if want := "robotic-surgery-20261123-080000"; r.Name != want {
 		t.Errorf("report name %s, want %s", r.Name, want)
 	}
+	if r.Labels[LabelSliceUID] != string(testSlice(true).UID) || r.Annotations[AnnotationPeriodStart] != "2026-11-23T08:00:00Z" ||
+		r.Annotations[AnnotationPeriodEnd] != "2026-11-23T08:02:01.6Z" || r.Annotations[AnnotationCompliance] != "0.991667" {
+		t.Errorf("report metadata: labels %v, annotations %v", r.Labels, r.Annotations)
+	}
 	s := r.Spec
 	if !s.Period.Start.Time.Equal(t0) || !s.Period.End.Time.Equal(stop) {
 		t.Errorf("period %s to %s", s.Period.Start, s.Period.End)

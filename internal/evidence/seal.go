@@ -91,11 +91,28 @@ func sealReport(ref sliceRef, p *period, signer report.Signer) (*v1alpha1.SLARep
 	return &v1alpha1.SLAReport{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: ref.Namespace, Name: ReportName(ref.Name, p.Start),
-			Labels: map[string]string{"app.kubernetes.io/part-of": "medslice"},
+			Labels: map[string]string{"app.kubernetes.io/part-of": "medslice", LabelSliceUID: string(ref.UID)},
+			Annotations: map[string]string{
+				AnnotationPeriodStart: spec.Period.Start.UTC().Format(time.RFC3339Nano),
+				AnnotationPeriodEnd:   spec.Period.End.UTC().Format(time.RFC3339Nano),
+				AnnotationCompliance:  spec.Measured.Compliance,
+			},
 		},
 		Spec: *spec,
 	}, nil
 }
+
+// Metadata of the reports the Recorder writes, so that a slice's reports
+// can be listed without reading them whole (a day's report is hundreds of
+// kilobytes): by label, with the period and compliance in annotations.
+// They are conveniences, outside what the signature covers; the spec is
+// the evidence.
+const (
+	LabelSliceUID         = "medslice.io/slice-uid"
+	AnnotationPeriodStart = "medslice.io/period-start"
+	AnnotationPeriodEnd   = "medslice.io/period-end"
+	AnnotationCompliance  = "medslice.io/compliance"
+)
 
 // dropCovered removes the gaps report.Build added itself (spans without
 // rollups that no single given gap covers) where the given gaps cover
