@@ -18,6 +18,7 @@
 //	POST /slices/{ns}/{name}/extend      by a duration or until a time
 //	GET  /slices/{ns}/{name}/cancel      confirmation step
 //	POST /slices/{ns}/{name}/cancel      delete; "release now" for an active surgical slice
+//	GET  /slices/{ns}/{name}/reports/{report}/{json,csv,pdf}   a report of the slice, as a file
 //	GET  /static/...                     style sheet and refresh script
 //
 // Authority (DESIGN §11: no unauthenticated action, no cross-namespace

@@ -124,6 +124,7 @@ func (s *Server) routes() {
 	mux.Handle("POST /slices/{ns}/{name}/extend", s.authed(s.extend))
 	mux.Handle("GET /slices/{ns}/{name}/cancel", s.authed(s.cancelPage))
 	mux.Handle("POST /slices/{ns}/{name}/cancel", s.authed(s.cancel))
+	mux.Handle("GET /slices/{ns}/{name}/reports/{report}/{format}", s.authed(s.downloadReport))
 	s.mux = mux
 }
 

@@ -50,6 +50,8 @@ type sliceView struct {
 	// By and Until are the extend form's fields.
 	By, Until  formField
 	ExtendNote string
+	// Reports are the slice's SLA reports, on its page only.
+	Reports *reportsView
 }
 
 type conditionRow struct{ Type, Status, Reason, Message, Since string }
@@ -89,7 +91,10 @@ func (s *Server) slicePage(w http.ResponseWriter, r *http.Request, sess *session
 	if !ok {
 		return
 	}
-	s.render(w, r, sess, http.StatusOK, "slice", sl.Name, s.sliceView(sl, nil, "", ""))
+	v := s.sliceView(sl, nil, "", "")
+	reports := s.sliceReports(ctx, sess, sl)
+	v.Reports = &reports
+	s.render(w, r, sess, http.StatusOK, "slice", sl.Name, v)
 }
 
 func (s *Server) sliceView(sl *v1alpha1.MedicalSlice, errs FieldErrors, by, until string) sliceView {
