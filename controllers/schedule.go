@@ -3,14 +3,18 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/medslice/medslice/api/v1alpha1"
+	"github.com/medslice/medslice/internal/admission"
 	"github.com/medslice/medslice/internal/plan"
 )
 
@@ -28,6 +32,22 @@ func (r *MedicalSliceReconciler) admit(ctx context.Context, s *v1alpha1.MedicalS
 	for _, k := range changed {
 		if r.Wake != nil {
 			r.Wake(k)
+		}
+	}
+	if d.Admitted {
+		if holders, err := r.recordedElsewhere(ctx, s, cn, d, p.now); err != nil || len(holders) > 0 {
+			// The capacity is free in the ledger, but the bookings it was
+			// taken from have not recorded their new decision yet (they
+			// were just woken to). Recording this admission first would
+			// leave the recorded decisions over capacity until they do,
+			// and a crash in between would leave them so for the next
+			// leader: wait for them.
+			for _, k := range holders {
+				if r.Wake != nil {
+					r.Wake(k)
+				}
+			}
+			return true, ctrl.Result{RequeueAfter: admissionRecordWait}, err
 		}
 	}
 	before := s.Status.Admission
@@ -56,6 +76,89 @@ func (r *MedicalSliceReconciler) admit(ctx context.Context, s *v1alpha1.MedicalS
 	r.stopProbes(s)
 	r.setProvisioned(s, metav1.ConditionFalse, reason, d.Message)
 	return true, ctrl.Result{}, nil
+}
+
+// admissionRecordWait is how soon an admission that waits for displaced
+// bookings to record their decision looks again.
+const admissionRecordWait = 250 * time.Millisecond
+
+// recordedElsewhere checks that recording d, s's admission, keeps the
+// admissions recorded in status within the core's capacity wherever s
+// reserves. It returns the other slices whose recorded admission is in the
+// way: bookings the ledger has displaced (pre-empted, or declined by a new
+// leader) but whose status still says Admitted. Nil when the core is
+// unlimited or when s already records what d reserves.
+func (r *MedicalSliceReconciler) recordedElsewhere(ctx context.Context, s *v1alpha1.MedicalSlice, cn *v1alpha1.CoreNetwork, d admission.Decision, now time.Time) ([]types.NamespacedName, error) {
+	capacity := admission.CapacityOf(cn.Spec.Capacity)
+	if capacity == (admission.Capacity{}) {
+		return nil, nil
+	}
+	mine := admissionStatus(d, s.Status.Admission, now)
+	if prev := s.Status.Admission; prev != nil && prev.Decision == v1alpha1.AdmissionAdmitted &&
+		prev.Reserved == mine.Reserved && equalTime(prev.From, mine.From) && equalTime(prev.Until, mine.Until) {
+		return nil, nil
+	}
+	var list v1alpha1.MedicalSliceList
+	if err := r.List(ctx, &list, client.MatchingFields{indexCore: cn.Name}); err != nil {
+		return nil, fmt.Errorf("listing the bookings of core %s: %w", cn.Name, err)
+	}
+	cut := func(iv admission.Interval) (admission.Interval, bool) {
+		if !iv.OpenEnded() && !iv.End.After(now) {
+			return iv, false
+		}
+		if iv.Start.Before(now) {
+			iv.Start = now
+		}
+		return iv, true
+	}
+	var recorded []admission.Booking
+	add := func(key admission.Key, a *v1alpha1.AdmissionStatus) {
+		iv := admission.Interval{Start: now}
+		if a.From != nil {
+			iv.Start = a.From.Time
+		}
+		if a.Until != nil {
+			iv.End = a.Until.Time
+		}
+		if iv, ok := cut(iv); ok {
+			recorded = append(recorded, admission.Booking{Key: key, Interval: iv, Demand: admission.Resources{
+				GBRUplinkKbps: a.Reserved.GBRUplinkKbps, GBRDownlinkKbps: a.Reserved.GBRDownlinkKbps, Sessions: a.Reserved.Sessions}})
+		}
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		if o.UID == s.UID || o.Status.Admission == nil || o.Status.Admission.Decision != v1alpha1.AdmissionAdmitted {
+			continue
+		}
+		add(admission.Key{Namespace: o.Namespace, Name: o.Name, UID: o.UID}, o.Status.Admission)
+	}
+	key := admission.Key{Namespace: s.Namespace, Name: s.Name, UID: s.UID}
+	add(key, mine)
+	in := map[admission.Key]bool{}
+	for _, seg := range admission.Timeline(capacity, recorded, now, time.Time{}) {
+		if len(seg.Over) > 0 && slices.Contains(seg.Bookings, key) {
+			for _, k := range seg.Bookings {
+				in[k] = k != key
+			}
+		}
+	}
+	var holders []types.NamespacedName
+	for k, other := range in {
+		if other {
+			holders = append(holders, types.NamespacedName{Namespace: k.Namespace, Name: k.Name})
+		}
+	}
+	if len(holders) > 0 {
+		log.FromContext(ctx).V(1).Info("admission waits until the bookings it displaced record their decision", "core", cn.Name, "holders", len(holders))
+	}
+	return holders, nil
+}
+
+func equalTime(a, b *metav1.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(b)
 }
 
 // schedule holds a booked slice's sessions only within its window: from
