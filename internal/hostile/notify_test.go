@@ -166,6 +166,11 @@ func notificationInputs() []hostileInput {
 			wantStatus: http.StatusBadRequest, want: "trailing data after the JSON object",
 		},
 		{
+			area: area, name: "PCF notification with a stray brace after the object",
+			try:        post(suffixed(notify.SuffixNotify), "application/json", pcfNotifyBody+" }"),
+			wantStatus: http.StatusBadRequest, want: "EventsNotification: trailing data after the JSON object",
+		},
+		{
 			area: area, name: "NEF notification without events",
 			try:        post(nefPath, "application/json", `{"transaction":"http://nef.example/x","eventReports":[]}`),
 			wantStatus: http.StatusBadRequest, want: "eventReports must list at least one event",
