@@ -40,6 +40,9 @@ func ReadJSON(r io.Reader) (*v1alpha1.SLAReport, error) {
 	if err := dec.Decode(&out); err != nil {
 		return nil, fmt.Errorf("report: reading an SLAReport: %w", err)
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("report: the file holds more than one SLAReport object, or data after it")
+	}
 	if out.Kind != "" && out.Kind != "SLAReport" {
 		return nil, fmt.Errorf("report: the file holds a %s, not an SLAReport", out.Kind)
 	}
