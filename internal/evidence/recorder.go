@@ -152,12 +152,19 @@ func (r *Recorder) Start(ctx context.Context) error {
 	if r.Signer == nil {
 		return errors.New("evidence: no signer")
 	}
+	// Load the checkpoints before anything else; if the API server will
+	// not list them for a while, go on recording and sealing, and load
+	// them at a later cycle (what was restored late is sealed on its own).
+	deadline := r.Clock.Now().Add(restoreWait)
 	for {
 		err := r.restore(ctx)
 		if err == nil {
 			break
 		}
 		r.Log.Error(err, "loading evidence checkpoints; retrying")
+		if r.Clock.Now().After(deadline) {
+			break
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -175,6 +182,9 @@ func (r *Recorder) Start(ctx context.Context) error {
 			return nil
 		case <-tick.C():
 		case <-r.wake:
+		}
+		if err := r.restore(ctx); err != nil {
+			r.Log.Error(err, "loading evidence checkpoints; retrying at the next cycle")
 		}
 		r.cycle(ctx, false)
 	}
@@ -655,6 +665,11 @@ func (r *Recorder) refresh(ctx context.Context) {
 // checkpoint at least an interval ago, and deletes the checkpoints of
 // slices with nothing left to keep.
 func (r *Recorder) checkpoint(ctx context.Context, now time.Time, final bool) {
+	select {
+	case <-r.restored:
+	default:
+		return // writing now would overwrite checkpoints not yet loaded
+	}
 	var jobs []saveJob
 	r.mu.Lock()
 	for key, t := range r.slices {

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/medslice/medslice/api/v1alpha1"
@@ -518,6 +520,51 @@ func TestRestoredLedgerNobodyClaimsIsSealed(t *testing.T) {
 	r := b.onlyReport()
 	if !r.Spec.Period.End.Time.Equal(t0.Add(70*time.Second)) || r.Spec.Measured.Windows != 50 {
 		t.Errorf("period to %s, %d windows; want to the booked end with the 50 checkpointed", r.Spec.Period.End, r.Spec.Measured.Windows)
+	}
+}
+
+// Checkpoints the operator could not load at start are loaded at a later
+// cycle and never overwritten before: the slice probed meanwhile gets its
+// report, and the restored evidence is sealed on its own.
+func TestCheckpointsLoadedLateAreNotOverwritten(t *testing.T) {
+	c := fakeClient(testSlice(true))
+	a := newRig(t, c, t0)
+	if err := a.rec.Ensure(sliceKey, bothDevices); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"patient-cart", "vision-cart"} {
+		a.probes.close(sliceKey, d, run(t0, 50)...)
+	}
+	a.cycleAt(t0.Add(50500 * time.Millisecond))
+
+	// b starts without the checkpoints (the list failed) and gives up waiting.
+	b := &rig{t: t, probes: newFakeProbes(), clock: clocktesting.NewFakeClock(t0.Add(70 * time.Second)), c: c, signer: a.signer}
+	b.rec = &Recorder{Probes: b.probes, Client: c, Reader: c, Namespace: operatorNS, Signer: b.signer, Clock: b.clock, Log: logr.Discard()}
+	b.rec.init()
+	b.rec.gaveUp.Store(true)
+	if err := b.rec.Ensure(sliceKey, bothDevices); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"patient-cart", "vision-cart"} {
+		b.probes.close(sliceKey, d, run(t0.Add(71*time.Second), 10)...)
+	}
+	b.rec.cycle(context.Background(), false) // no restore yet: must not write
+	if cp, err := decode(b.mustCheckpointMap(), report.KeyRing{b.signer.KeyID(): b.signer.Public()}); err != nil || cp.Ledger.Until != t0.Add(50*time.Second) {
+		t.Fatalf("the checkpoint of before the restart was overwritten before it was loaded")
+	}
+	if err := b.rec.restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.SetTime(t0.Add(81 * time.Second))
+	b.rec.Stop(sliceKey)
+	b.cycleAt(t0.Add(82 * time.Second))
+	rs := b.reports()
+	if len(rs) != 2 {
+		t.Fatalf("%d reports, want the restored evidence's and the new one's", len(rs))
+	}
+	for _, r := range rs {
+		b.verify(&r)
+		t.Logf("report %s: %s to %s, %d windows", r.Name, r.Spec.Period.Start.Format("15:04:05"), r.Spec.Period.End.Format("15:04:05"), r.Spec.Measured.Windows)
 	}
 }
 
