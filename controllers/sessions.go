@@ -119,8 +119,9 @@ func (r *MedicalSliceReconciler) syncSessions(ctx context.Context, s *v1alpha1.M
 		}
 	}
 	// Sessions of devices no longer in the spec.
+	protected := len(recorded) > 0 && r.protectedNow(ctx, s, p) && !forced(s)
 	for _, rec := range recorded {
-		if r.protectedNow(ctx, s, p) && !forced(s) {
+		if protected {
 			p.event(corev1.EventTypeWarning, v1alpha1.ReasonReleaseRefused, "Release",
 				"device %s was removed from an active surgical slice: its session %s is kept until the booked end; set %s=true to release it now", rec.Device, rec.ID, v1alpha1.ForceReleaseAnnotation)
 			kept = append(kept, rec)

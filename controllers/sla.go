@@ -87,6 +87,8 @@ func (r *MedicalSliceReconciler) verify(ctx context.Context, s *v1alpha1.Medical
 			// Measurements of a path without sessions must not count
 			// towards GO once it has them.
 			r.Probes.Stop(key)
+		} else if meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionProvisioned) {
+			setCondition(s, v1alpha1.ConditionSLAMet, metav1.ConditionUnknown, v1alpha1.ReasonSLANotVerified, "not measured: this operator runs without probes (--disable-probes)")
 		}
 		s.Status.SLA = nil
 		return sla.Verdict{}, false
@@ -194,4 +196,26 @@ func truncate(s string, n int) string {
 		return s[:n-3] + "..."
 	}
 	return s
+}
+
+// sameVerdict tells whether two statuses differ in SLA figures at most:
+// status.sla's numbers and the messages of SLAMet and Ready, whose
+// status and reason stand. Everything else, the verdict included, is the
+// same.
+func sameVerdict(a, b *v1alpha1.MedicalSliceStatus) bool {
+	if (a.SLA == nil) != (b.SLA == nil) || a.SLA != nil && a.SLA.Verdict != b.SLA.Verdict {
+		return false
+	}
+	x, y := a.DeepCopy(), b.DeepCopy()
+	x.SLA, y.SLA = nil, nil
+	if len(x.Conditions) != len(y.Conditions) {
+		return false
+	}
+	for i := range x.Conditions {
+		cx, cy := &x.Conditions[i], &y.Conditions[i]
+		if cx.Type == cy.Type && (cx.Type == v1alpha1.ConditionSLAMet || cx.Type == v1alpha1.ConditionReady) {
+			cx.Message = cy.Message
+		}
+	}
+	return !stored(x, y)
 }

@@ -44,11 +44,15 @@ import (
 
 type options struct {
 	metricsAddr, probeAddr, notifyAddr string
+	pprofAddr                          string
+	apiQPS                             float64
+	apiBurst                           int
 	leaderElect                        bool
 	leaseDuration, renewDeadline       time.Duration
 	retryPeriod                        time.Duration
 	namespace, keySecret               string
 	lease, verifyInterval, sweep       time.Duration
+	slaFigures                         time.Duration
 	coreTimeout, corePing              time.Duration
 	concurrency                        int
 	probeSource                        string
@@ -66,6 +70,9 @@ func main() {
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "address of the Go profiler (/debug/pprof/) for diagnosing CPU and memory; empty (the default) disables it")
+	flag.Float64Var(&o.apiQPS, "kube-api-qps", -1, "requests per second to the API server the operator allows itself; negative: no client-side limit, the API server's priority and fairness decide")
+	flag.IntVar(&o.apiBurst, "kube-api-burst", 0, "requests above --kube-api-qps allowed in a burst (with a positive --kube-api-qps)")
 	flag.StringVar(&o.notifyAddr, "notify-bind-address", ":8082", "address of the receiver for core notifications (CoreNetwork notificationBaseURL must reach it)")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica provisions")
 	flag.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a standby waits, after the leader last renewed its lease, before taking over (the longest a dead leader's slices go unreconciled)")
@@ -75,6 +82,7 @@ func main() {
 	flag.StringVar(&o.keySecret, "notification-key-secret", "medslice-notification-key", "Secret holding the key that signs notification URIs; created when absent")
 	flag.DurationVar(&o.lease, "session-lease", 10*time.Minute, "time bound of an open-ended slice's core sessions, renewed at half")
 	flag.DurationVar(&o.verifyInterval, "verify-interval", 30*time.Second, "how often a settled slice's sessions are checked against the core")
+	flag.DurationVar(&o.slaFigures, "sla-figures-interval", time.Minute, "how old the SLA figures in a slice's status (RTT, jitter, loss, windows) may get before they are written again while the verdict stands; a changed GO / NO-GO is written at once; 0 writes them at every verification")
 	flag.DurationVar(&o.sweep, "sweep-interval", 30*time.Second, "how often cores that can list sessions are swept for orphans")
 	flag.DurationVar(&o.coreTimeout, "core-timeout", 10*time.Second, "timeout of one request to a core")
 	flag.DurationVar(&o.corePing, "core-ping-interval", 30*time.Second, "how often each core's reachability is checked")
@@ -106,10 +114,12 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
+	cfg.QPS, cfg.Burst = float32(o.apiQPS), o.apiBurst
 	sch := scheme.New()
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme:                  sch,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		PprofBindAddress:        o.pprofAddr,
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "medslice-operator.medslice.io",
@@ -158,17 +168,18 @@ func run(ctx context.Context, o options) error {
 	deliverEvidence := func(notify.Event) {}
 
 	slices := &controllers.MedicalSliceReconciler{
-		Client:         mgr.GetClient(),
-		Recorder:       mgr.GetEventRecorder("medslice-operator"),
-		Clock:          clk,
-		Cores:          cores,
-		Signer:         signer,
-		Inbox:          inbox,
-		Expiry:         plan.Expiry{Lease: o.lease},
-		VerifyInterval: o.verifyInterval,
-		ProbeSource:    o.probeSource,
-		Notifications:  wake,
-		Admitter:       &controllers.Admitter{Reader: mgr.GetAPIReader(), Location: loc},
+		Client:             mgr.GetClient(),
+		Recorder:           mgr.GetEventRecorder("medslice-operator"),
+		Clock:              clk,
+		Cores:              cores,
+		Signer:             signer,
+		Inbox:              inbox,
+		Expiry:             plan.Expiry{Lease: o.lease},
+		VerifyInterval:     o.verifyInterval,
+		SLAFiguresInterval: o.slaFigures,
+		ProbeSource:        o.probeSource,
+		Notifications:      wake,
+		Admitter:           &controllers.Admitter{Reader: mgr.GetAPIReader(), Location: loc},
 		Wake: func(key types.NamespacedName) {
 			s := &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 			select {
@@ -254,6 +265,13 @@ func run(ctx context.Context, o options) error {
 		Deliver: func(ev notify.Event) {
 			inbox.Record(ev)
 			deliverEvidence(ev)
+			if monitoringOnly(ev) {
+				// Periodic QoS monitoring (every second per session) is
+				// evidence for the probes, which wake the slice when its
+				// verdict changes; a reconcile per report would be one per
+				// session per second.
+				return
+			}
 			s := &v1alpha1.MedicalSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ev.Ref.Slice.Namespace, Name: ev.Ref.Slice.Name}}
 			select {
 			case wake <- event.TypedGenericEvent[*v1alpha1.MedicalSlice]{Object: s}:
@@ -363,6 +381,25 @@ func notificationKey(ctx context.Context, c client.Client, ns, name string) ([]b
 		return nil, fmt.Errorf("notification key Secret %s/%s: data.%s must hold at least %d bytes", ns, name, field, notify.MinKeyLen)
 	}
 	return key, nil
+}
+
+// monitoringOnly tells whether a notification carries QoS monitoring
+// reports and nothing else.
+func monitoringOnly(ev notify.Event) bool {
+	if ev.Terminated || len(ev.Reports) == 0 {
+		return false
+	}
+	for _, e := range ev.Events {
+		if e != notify.ReportQoSMonitoring {
+			return false
+		}
+	}
+	for _, r := range ev.Reports {
+		if r.Kind != notify.ReportQoSMonitoring {
+			return false
+		}
+	}
+	return true
 }
 
 func envOr(k, def string) string {

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,7 +33,24 @@ func main() {
 	coreName := flag.String("b1-core", devstack.CoreNEF, "B1: core to provision on")
 	sessions := flag.Int("b3-sessions", 1000, "B3: concurrent probe sessions")
 	rounds := flag.Int("b4-rounds", 50, "B4: injections")
-	only := flag.String("only", "b1,b3,b4", "benchmarks to run")
+	var b2 b2Options
+	flag.IntVar(&b2.slices, "b2-slices", 5000, "B2: slices created at once")
+	flag.IntVar(&b2.workers, "b2-workers", 32, "B2: concurrent creators (and the floor's concurrent clients)")
+	flag.DurationVar(&b2.idle, "b2-idle", time.Minute, "B2: how long idle CPU is measured after convergence")
+	flag.IntVar(&b2.probed, "b2-probed", 100, "B2: slices of the probes-on idle measurement; 0 skips it")
+	flag.StringVar(&b2.pprofDir, "b2-pprof-dir", "", "B2: directory for the operator's CPU and heap profiles; empty takes none")
+	flag.StringVar(&b2.coreName, "b2-core", devstack.CoreNEF, "B2: core to provision on")
+	flag.Func("b2-operator-arg", "B2: an extra operator flag, e.g. --max-concurrent-reconciles=32 (repeatable)", func(v string) error {
+		b2.operatorArgs = append(b2.operatorArgs, v)
+		return nil
+	})
+	flag.Func("b2-emulator-arg", "B2: an extra core emulator flag, e.g. --qos-monitoring-period=0 (repeatable)", func(v string) error {
+		b2.emulatorArgs = append(b2.emulatorArgs, v)
+		return nil
+	})
+	flag.BoolVar(&keepState, "keep", false, "keep each stack's state directory (process logs) and print where it is")
+	flag.StringVar(&binDir, "bin-dir", "", "directory of the binaries the stack runs (default: the repository's bin/)")
+	only := flag.String("only", "b1,b2,b3,b4", "benchmarks to run")
 	flag.Parse()
 	printMachine()
 	var err error
@@ -40,6 +58,8 @@ func main() {
 		switch strings.TrimSpace(b) {
 		case "b1":
 			err = run(*n, *coreName)
+		case "b2":
+			err = runB2(b2)
 		case "b3":
 			err = runB3(*sessions)
 		case "b4":
@@ -54,6 +74,13 @@ func main() {
 	}
 }
 
+var (
+	// binDir overrides the repository's bin/, e.g. to bench a build of one's own.
+	binDir string
+	// keepState keeps the stacks' state directories.
+	keepState bool
+)
+
 // stack starts the local stack for one benchmark.
 func stack(ctx context.Context, o devstack.Options) (*devstack.Stack, func(), error) {
 	root, err := testenv.RepoRoot()
@@ -65,12 +92,25 @@ func stack(ctx context.Context, o devstack.Options) (*devstack.Stack, func(), er
 		return nil, nil, err
 	}
 	o.Root, o.BinDir, o.StateDir = root, filepath.Join(root, "bin"), state
+	if binDir != "" {
+		o.BinDir = binDir
+	}
 	s, err := devstack.Start(ctx, o)
 	if err != nil {
 		os.RemoveAll(state)
 		return nil, nil, err
 	}
-	return s, func() { s.Stop(); os.RemoveAll(state) }, nil
+	var once sync.Once
+	return s, func() {
+		once.Do(func() {
+			s.Stop()
+			if keepState {
+				fmt.Println("  stack state and logs kept in", state)
+				return
+			}
+			os.RemoveAll(state)
+		})
+	}, nil
 }
 
 func run(n int, coreName string) error {
