@@ -139,7 +139,10 @@ func run(ctx context.Context, o options) error {
 				Namespaces: map[string]cache.Config{o.namespace: {}},
 				Field:      fields.OneTermNotEqualSelector("type", "helm.sh/release.v1"),
 			},
-		}},
+		},
+			// Nothing reads managedFields, a third of a cached slice.
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("manager: %w", err)
