@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"time"
@@ -44,6 +45,25 @@ type interval struct {
 	RTTP99    time.Duration `json:"p99"`
 	RTTMax    time.Duration `json:"max"`
 	JitterP99 time.Duration `json:"j99"`
+}
+
+// MarshalJSON writes an interval as an array of integers (times as Unix
+// nanoseconds, durations in nanoseconds): a day's checkpoint holds 2,000
+// of them and is written every interval, so it is kept small and cheap.
+func (iv interval) MarshalJSON() ([]byte, error) {
+	return json.Marshal([11]int64{iv.Start.UnixNano(), iv.End.UnixNano(), iv.Windows, iv.Good, iv.Sent, iv.Received, iv.Lost,
+		int64(iv.RTTP50), int64(iv.RTTP99), int64(iv.RTTMax), int64(iv.JitterP99)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (iv *interval) UnmarshalJSON(b []byte) error {
+	var a [11]int64
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	*iv = interval{Start: time.Unix(0, a[0]).UTC(), End: time.Unix(0, a[1]).UTC(), Windows: a[2], Good: a[3], Sent: a[4], Received: a[5], Lost: a[6],
+		RTTP50: time.Duration(a[7]), RTTP99: time.Duration(a[8]), RTTMax: time.Duration(a[9]), JitterP99: time.Duration(a[10])}
+	return nil
 }
 
 // gap is a span of a period without evidence, with the reason.
