@@ -148,8 +148,10 @@ func (inv *Invocation) Offline() bool {
 
 // Report writes the report of a slice, the latest or the one of a period,
 // as JSON (the signed evidence, which report verify reads), CSV or PDF.
-// Reports are found by spec.slice.name in the namespace: they carry no
-// label to select by. A PDF is not written to a terminal.
+// Reports are found by spec.slice.name in the namespace rather than by
+// their medslice.io/slice-uid label, so that the reports of a slice that
+// was deleted, or deleted and created again under the same name, are found
+// too. A PDF is not written to a terminal.
 func Report(ctx context.Context, env Env, o ReportOptions) error {
 	if o.Format == FormatPDF && o.OutputFile == "" && env.OutIsTerminal {
 		return errors.New("-o pdf is binary and standard output is a terminal: give --output-file FILE, or redirect standard output to a file")
