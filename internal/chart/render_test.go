@@ -85,6 +85,14 @@ func TestRenderDefaults(t *testing.T) {
 	if slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--emulated-") }) {
 		t.Errorf("operator args %v use the emulator without demo.enabled", c.Args)
 	}
+	if slices.ContainsFunc(c.Args, func(a string) bool {
+		return strings.HasPrefix(a, "--notify-tls") || strings.HasPrefix(a, "--notify-client-ca")
+	}) {
+		t.Errorf("operator args %v serve notifications over TLS without a Secret for it", c.Args)
+	}
+	if !slices.Contains(c.Args, "--evidence-checkpoint-interval=10s") {
+		t.Errorf("operator args %v lack the default evidence checkpoint interval", c.Args)
+	}
 	for probe, want := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
 		if want == nil || want.HTTPGet == nil {
 			t.Fatalf("operator has no HTTP %s probe", probe)
@@ -182,14 +190,27 @@ func TestRenderAllOn(t *testing.T) {
 	for _, d := range []*appsv1.Deployment{emu, refl} {
 		assertHardened(t, d)
 	}
-	opArgs := deployment(t, objs, releaseName).Spec.Template.Spec.Containers[0].Args
+	op := deployment(t, objs, releaseName)
+	opArgs := op.Spec.Template.Spec.Containers[0].Args
 	for _, want := range []string{
 		"--emulated-user-plane=http://medslice-emulator.medslice-system.svc:8090",
 		"--emulated-reflector=medslice-reflector.medslice-system.svc:862",
+		"--report-key-secret=medslice-report-key",
+		"--evidence-checkpoint-interval=5s",
+		"--notify-tls-cert=/etc/medslice/notify-tls/tls.crt",
+		"--notify-tls-key=/etc/medslice/notify-tls/tls.key",
+		"--notify-client-ca=/etc/medslice/notify-tls/ca.crt",
 	} {
 		if !slices.Contains(opArgs, want) {
 			t.Errorf("operator args %v lack %s", opArgs, want)
 		}
+	}
+	// The receiver's certificate comes from the named Secret, mounted read-only.
+	if vs := op.Spec.Template.Spec.Volumes; len(vs) != 1 || vs[0].Secret == nil || vs[0].Secret.SecretName != "medslice-notify-tls" {
+		t.Errorf("operator volumes %+v, want the Secret medslice-notify-tls", vs)
+	}
+	if ms := op.Spec.Template.Spec.Containers[0].VolumeMounts; len(ms) != 1 || ms[0].MountPath != "/etc/medslice/notify-tls" || !ms[0].ReadOnly {
+		t.Errorf("operator volume mounts %+v, want /etc/medslice/notify-tls read-only", ms)
 	}
 
 	// A real NEF with its OAuth2 Secret created from values and its TLS Secret named.
@@ -227,10 +248,12 @@ func TestRenderAllOn(t *testing.T) {
 func TestValuesSchemaRejects(t *testing.T) {
 	helmBinary(t)
 	for name, set := range map[string][]string{
-		"NEF core without afID": {"cores[0].name=nef", "cores[0].api=NEF", "cores[0].endpoint=https://nef.example"},
-		"unknown core API":      {"cores[0].name=x", "cores[0].api=SMF", "cores[0].endpoint=https://x.example"},
-		"zero replicas":         {"operator.replicas=0"},
-		"unknown value":         {"operator.replica=2"},
+		"NEF core without afID":              {"cores[0].name=nef", "cores[0].api=NEF", "cores[0].endpoint=https://nef.example"},
+		"unknown core API":                   {"cores[0].name=x", "cores[0].api=SMF", "cores[0].endpoint=https://x.example"},
+		"zero replicas":                      {"operator.replicas=0"},
+		"unknown value":                      {"operator.replica=2"},
+		"checkpoint interval without a unit": {"operator.evidence.checkpointInterval=10"},
+		"notification TLS Secret not a name": {"operator.notifications.tls.secretName=Not_A_Name"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := []string{"template", releaseName, chartDir(t)}
