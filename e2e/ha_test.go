@@ -592,7 +592,7 @@ func (hs *haStack) checkNoStaleGO(t *testing.T, samples []readySample, probed []
 			t.Errorf("%s: never judged by the new leader while sampled", p.Name)
 		}
 		if !newGO.IsZero() {
-			t.Logf("failover: %s: GO again since %s, %s after the takeover", p.Name, newGO.Format("15:04:05"), newGO.Sub(takeoverAt).Round(time.Second))
+			t.Logf("failover: %s: GO again in the second from %s (conditions keep whole seconds); the takeover was at %s", p.Name, newGO.Format("15:04:05"), takeoverAt.Format("15:04:05.000"))
 		}
 	}
 	return longest
