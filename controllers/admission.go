@@ -245,9 +245,12 @@ func admissionStatus(d admission.Decision, prev *v1alpha1.AdmissionStatus, now t
 	out := &v1alpha1.AdmissionStatus{Decision: v1alpha1.AdmissionDecision(d.Reason), ExtensionDeclined: d.ExtensionDeclined, Message: truncate(d.Message, 1024)}
 	if d.Admitted {
 		out.Reserved = v1alpha1.Reservation{GBRUplinkKbps: d.Reserved.Resources.GBRUplinkKbps, GBRDownlinkKbps: d.Reserved.Resources.GBRDownlinkKbps, Sessions: d.Reserved.Resources.Sessions}
-		out.From = &metav1.Time{Time: d.Reserved.Interval.Start}
+		// Whole seconds, as the API server stores them: a pass that
+		// compares the status it computed with the stored one then sees
+		// no difference where there is none.
+		out.From = &metav1.Time{Time: d.Reserved.Interval.Start.Truncate(time.Second)}
 		if !d.Reserved.Interval.End.IsZero() {
-			out.Until = &metav1.Time{Time: d.Reserved.Interval.End}
+			out.Until = &metav1.Time{Time: d.Reserved.Interval.End.Truncate(time.Second)}
 		}
 	}
 	out.DecidedAt = &metav1.Time{Time: now.Truncate(time.Second)}

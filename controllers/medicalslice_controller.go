@@ -119,6 +119,7 @@ func (r *MedicalSliceReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	pass.prev = before
 	result, recErr := r.reconcile(ctx, &s, pass)
 	s.Status.ObservedGeneration = s.Generation
+	keepTransitionTimes(before.Conditions, s.Status.Conditions)
 	if r.mustWrite(before, &s.Status, pass.now) {
 		// Update, not patch: the resourceVersion check means a concurrent
 		// writer cannot make us lose a recorded session id. If it conflicts,
@@ -267,6 +268,19 @@ func stored(before, after *v1alpha1.MedicalSliceStatus) bool {
 	b, errB := json.Marshal(before)
 	a, errA := json.Marshal(after)
 	return errA != nil || errB != nil || !bytes.Equal(a, b)
+}
+
+// keepTransitionTimes gives every condition whose status is what the pass
+// found the transition time it had: a pass sets some conditions more than
+// once (Provisioned resets SLAMet and Ready, the verdict sets them again),
+// and a condition's lastTransitionTime is when its status last changed, not
+// when a pass last touched it.
+func keepTransitionTimes(before, after []metav1.Condition) {
+	for i := range after {
+		if b := meta.FindStatusCondition(before, after[i].Type); b != nil && b.Status == after[i].Status {
+			after[i].LastTransitionTime = b.LastTransitionTime
+		}
+	}
 }
 
 // notProvisioned reports a slice that cannot be provisioned at all.

@@ -73,3 +73,30 @@ func TestMustWrite(t *testing.T) {
 		})
 	}
 }
+
+// A condition's lastTransitionTime is when its status last changed: a pass
+// that sets Ready to False and then back to True, as setProvisioned and
+// verify do, leaves it alone (it moved at every pass, so every pass wrote).
+func TestKeepTransitionTimes(t *testing.T) {
+	then := metav1.NewTime(time.Date(2026, 11, 21, 7, 0, 0, 0, time.UTC))
+	now := metav1.NewTime(then.Add(time.Hour))
+	before := []metav1.Condition{
+		{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Met", LastTransitionTime: then},
+		{Type: v1alpha1.ConditionSLAMet, Status: metav1.ConditionTrue, Reason: "Met", LastTransitionTime: then},
+	}
+	after := []metav1.Condition{
+		{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Met", LastTransitionTime: now},
+		{Type: v1alpha1.ConditionSLAMet, Status: metav1.ConditionFalse, Reason: "Violated", LastTransitionTime: now},
+		{Type: v1alpha1.ConditionProvisioned, Status: metav1.ConditionTrue, Reason: "SessionsReady", LastTransitionTime: now},
+	}
+	keepTransitionTimes(before, after)
+	for _, c := range after {
+		want := now
+		if c.Type == v1alpha1.ConditionReady {
+			want = then // status unchanged
+		}
+		if !c.LastTransitionTime.Equal(&want) {
+			t.Errorf("%s: lastTransitionTime %s, want %s", c.Type, c.LastTransitionTime, want)
+		}
+	}
+}

@@ -276,7 +276,7 @@ func (a requests) total() string {
 func (a requests) statusWrites() int64 {
 	var n int64
 	for k, v := range a {
-		if strings.HasPrefix(k, "UPDATE status") || strings.HasPrefix(k, "PATCH status") {
+		if k == "PUT status" || k == "PATCH status" {
 			n += v
 		}
 	}
