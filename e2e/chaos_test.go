@@ -463,8 +463,8 @@ func (n chaosCounts) settled() bool {
 
 // count reads the slices and the core's sessions. A slice wants one
 // session per device when it is open-ended, or when it is a booking that
-// is admitted and whose window holds now; a slice being deleted wants
-// none, and the test is not settled while one remains.
+// is admitted and whose window holds now (wantsSessions); a slice being
+// deleted wants none, and the test is not settled while one remains.
 func (c *chaos) count(ctx context.Context) chaosCounts {
 	out := chaosCounts{byKind: map[chaosKind]int{}}
 	var list v1alpha1.MedicalSliceList
@@ -488,7 +488,6 @@ func (c *chaos) count(ctx context.Context) chaosCounts {
 			pending = append(pending, s.Name+" still being deleted")
 			continue
 		}
-		wants := true
 		if kind != bulk {
 			a := s.Status.Admission
 			switch {
@@ -501,16 +500,10 @@ func (c *chaos) count(ctx context.Context) chaosCounts {
 			default:
 				out.declined++
 			}
-			sc := s.Spec.Schedule
-			from := sc.Start.Time
-			if sc.LeadTime != nil {
-				from = from.Add(-sc.LeadTime.Duration)
-			}
-			wants = a != nil && a.Decision == v1alpha1.AdmissionAdmitted && !now.Before(from) && now.Before(sc.End.Time)
 		} else if !meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionProvisioned) {
 			pending = append(pending, s.Name+" not provisioned")
 		}
-		if wants {
+		if wantsSessions(&s, now) {
 			for _, d := range s.Spec.Devices {
 				want[string(s.UID)+"/"+d.Name] = true
 			}

@@ -149,11 +149,32 @@ func listSlices(t *testing.T) []v1alpha1.MedicalSlice {
 	return list.Items
 }
 
-// desiredCorrelations are the sessions the slices want: one per device.
+// wantsSessions tells whether a slice should hold core sessions now: an
+// open-ended one always, a booking once admitted and within its window
+// (start minus lead time to end); a slice being deleted never.
+func wantsSessions(s *v1alpha1.MedicalSlice, now time.Time) bool {
+	if !s.DeletionTimestamp.IsZero() {
+		return false
+	}
+	sc := s.Spec.Schedule
+	if sc == nil {
+		return true
+	}
+	from := sc.Start.Time
+	if sc.LeadTime != nil {
+		from = from.Add(-sc.LeadTime.Duration)
+	}
+	a := s.Status.Admission
+	return a != nil && a.Decision == v1alpha1.AdmissionAdmitted && !now.Before(from) && now.Before(sc.End.Time)
+}
+
+// desiredCorrelations are the sessions the slices want: one per device of
+// each slice that wants sessions now.
 func desiredCorrelations(t *testing.T) map[string]bool {
 	want := map[string]bool{}
+	now := time.Now()
 	for _, s := range listSlices(t) {
-		if !s.DeletionTimestamp.IsZero() {
+		if !wantsSessions(&s, now) {
 			continue
 		}
 		for _, d := range s.Spec.Devices {
@@ -199,10 +220,13 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 	return 0
 }
 
+// allProvisioned tells whether every slice that wants sessions now (other
+// tests' bookings may be in the future or over) is Provisioned.
 func allProvisioned(t *testing.T) (bool, string) {
 	var pending []string
+	now := time.Now()
 	for _, s := range listSlices(t) {
-		if s.DeletionTimestamp.IsZero() && !meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionProvisioned) {
+		if wantsSessions(&s, now) && !meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionProvisioned) {
 			c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionProvisioned)
 			msg := "no condition"
 			if c != nil {
