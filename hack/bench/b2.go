@@ -179,6 +179,10 @@ func runB2(o b2Options) error {
 	fmt.Printf("  floor:    %s for %d creates + %d core POSTs + %d status writes, %d at a time (%.0f API writes/s)\n",
 		ms(floor), o.slices, o.slices, o.slices, o.workers, float64(2*o.slices)/floor.Seconds())
 	fmt.Printf("  ratio operator/floor = %.2f; target all Provisioned <= 20s: %s\n", ratio(opTime, floor), verdict(opTime <= 20*time.Second))
+	writes := req1.sub(req0).writes()
+	floorRate := float64(2*o.slices) / floor.Seconds()
+	fmt.Printf("  the API server's writes bound it: %d writes with the slices' creates and Events (%.2f per slice, the floor's 2.00)\n"+
+		"            take %.1fs at the floor's %.0f writes/s\n", writes, float64(writes)/float64(o.slices), float64(writes)/floorRate, floorRate)
 	fmt.Printf("  operator RSS: peak %s at convergence, %s after %s idle (VmHWM), %s now (target peak <= 256 MiB: %s)\n",
 		mib(peak), mib(peakIdle), o.idle, mib(rss), verdict(peakIdle <= 256*1024))
 	fmt.Printf("  CPU during the burst (cores): %s\n", burstCPU.cores(opTime))

@@ -15,11 +15,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/medslice/medslice/api/v1alpha1"
 	"github.com/medslice/medslice/internal/core"
@@ -52,6 +54,8 @@ func main() {
 	flag.StringVar(&binDir, "bin-dir", "", "directory of the binaries the stack runs (default: the repository's bin/)")
 	only := flag.String("only", "b1,b2,b3,b4", "benchmarks to run")
 	flag.Parse()
+	// envtest logs through controller-runtime; the benches print figures.
+	ctrllog.SetLogger(logr.Discard())
 	printMachine()
 	var err error
 	for _, b := range strings.Split(*only, ",") {

@@ -273,6 +273,21 @@ func (a requests) total() string {
 	return strings.Join(parts, ", ")
 }
 
+// writes counts the writes among the requests: creates, updates, patches
+// and deletes, of slices and of Events.
+func (a requests) writes() int64 {
+	var n int64
+	for k, v := range a {
+		verb := strings.TrimPrefix(k, "events ")
+		for _, w := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			if strings.HasPrefix(verb, w) {
+				n += v
+			}
+		}
+	}
+	return n
+}
+
 func (a requests) statusWrites() int64 {
 	var n int64
 	for k, v := range a {
