@@ -144,8 +144,12 @@ func TestChaos(t *testing.T) {
 	settleStart := time.Now()
 	var last chaosCounts
 	var noneMissing, noOrphan time.Duration
+	var waitedFor string // the last reason it was not settled
 	settled := false
 	for time.Since(settleStart) < chaosSettle {
+		if last.why != "" {
+			waitedFor = last.why
+		}
 		last = c.count(ctx)
 		if last.missing == 0 && noneMissing == 0 {
 			noneMissing = time.Since(settleStart)
@@ -159,8 +163,8 @@ func TestChaos(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	t.Logf("chaos: settling, none missing after %s, no orphan after %s (on the PCF, only time bounds of %s end the sessions of devices removed before their create was recorded)",
-		noneMissing.Round(time.Second), noOrphan.Round(time.Second), chaosSessionLease)
+	t.Logf("chaos: settling, none missing after %s, no orphan after %s (on the PCF, only time bounds of %s end the sessions of devices removed before their create was recorded); the last wait was for: %s",
+		noneMissing.Round(time.Second), noOrphan.Round(time.Second), chaosSessionLease, waitedFor)
 	settle := time.Since(settleStart)
 	over, firstOver := monitor.stop()
 	line := fmt.Sprintf("chaos: seed=%d kills=%d slices=%d orphans=%d missing=%d duplicates=%d overAdmissions=%d settle=%s",
@@ -501,7 +505,7 @@ func (c *chaos) count(ctx context.Context) chaosCounts {
 				out.declined++
 			}
 		} else if !meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionProvisioned) {
-			pending = append(pending, s.Name+" not provisioned")
+			pending = append(pending, s.Name+" not provisioned ("+condOf(&s, v1alpha1.ConditionProvisioned)+")")
 		}
 		if wantsSessions(&s, now) {
 			for _, d := range s.Spec.Devices {
