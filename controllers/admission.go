@@ -181,6 +181,9 @@ func (l *ledger) unchanged(b admission.Booking, generation int64, capacity admis
 	if !ok || !sameRequest(prev, b) {
 		return admission.Decision{}, false
 	}
+	// Who displaced whom belongs to the evaluation that did it: deciding
+	// again names no one.
+	d.Preempted, d.PreemptedBy = nil, nil
 	return d, true
 }
 
