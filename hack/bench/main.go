@@ -52,7 +52,7 @@ func main() {
 	})
 	flag.BoolVar(&keepState, "keep", false, "keep each stack's state directory (process logs) and print where it is")
 	flag.StringVar(&binDir, "bin-dir", "", "directory of the binaries the stack runs (default: the repository's bin/)")
-	only := flag.String("only", "b1,b2,b3,b4", "benchmarks to run")
+	only := flag.String("only", "b1,b2,b3,b4,b5", "benchmarks to run")
 	flag.Parse()
 	// envtest logs through controller-runtime; the benches print figures.
 	ctrllog.SetLogger(logr.Discard())
@@ -68,6 +68,8 @@ func main() {
 			err = runB3(*sessions)
 		case "b4":
 			err = runB4(*rounds)
+		case "b5":
+			err = runB5()
 		default:
 			err = fmt.Errorf("unknown benchmark %q", b)
 		}
