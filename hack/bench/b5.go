@@ -125,4 +125,3 @@ func heap() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc / 1024)
 }
-
