@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -72,4 +73,34 @@ func TestPDFRenders(t *testing.T) {
 		t.Errorf("page 1 has %d coloured pixels: no RTT plot rendered", coloured)
 	}
 	t.Logf("page 1: %dx%d, %d dark and %d coloured pixels, in %s", bounds.Dx(), bounds.Dy(), dark, coloured, dir)
+
+	// The text a person reads: the header, the targets table, the plot's
+	// title, the violations and the signature (pdftotext ships with
+	// pdftoppm in poppler-utils).
+	pdftotext, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Skip("pdftotext not found: install poppler-utils to read the PDF's text")
+	}
+	out, err := exec.Command(pdftotext, "-layout", pdfPath, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	text := strings.Join(strings.Fields(string(out)), " ")
+	for _, want := range []string{
+		"SLA report: or3-prostatectomy",
+		"Purpose robotic prostatectomy, OR-3",
+		"Profile telesurgery", "Core campus-core",
+		"Period 2026-05-04 08:00:00.000 UTC to 2026-05-04 08:02:00.000 UTC",
+		"Targets and measured values",
+		"RTT p99 (worst interval) 20ms 31.2ms MISSED",
+		"Compliance: 96.3636 %",
+		"Round-trip time per interval",
+		"Violations (2)",
+		"Gaps in the evidence (1)",
+		"Signature (Ed25519), key id " + r.Spec.Signature.KeyID,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the PDF's text lacks %q:\n%s", want, text)
+		}
+	}
 }
