@@ -2,11 +2,9 @@ package chart
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,30 +22,14 @@ const (
 
 // The control plane starts only for the install test, so that the file
 // comparisons and renders run without it.
-var (
-	envOnce sync.Once
-	env     *testenv.Env
-	envErr  error
-)
+var lazyControlPlane testenv.Lazy
 
 func controlPlane(t *testing.T) *testenv.Env {
 	t.Helper()
-	envOnce.Do(func() { env, envErr = testenv.Start() })
-	if envErr != nil {
-		t.Fatalf("control plane: %v", envErr)
-	}
-	return env
+	return lazyControlPlane.Env(t)
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if env != nil {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "testenv: stop:", err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { lazyControlPlane.Run(m) }
 
 func repoRoot(t *testing.T) string {
 	t.Helper()

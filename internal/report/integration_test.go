@@ -2,10 +2,7 @@ package report
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,31 +18,15 @@ import (
 // requestTimeout bounds one test's calls to the API server.
 const requestTimeout = 60 * time.Second
 
-// env is the control plane, started by the first integration test, so that
-// unit tests do not start one.
-var (
-	env     *testenv.Env
-	envOnce sync.Once
-	envErr  error
-)
+// controlPlane is started by the first integration test, so that unit
+// tests do not start one.
+var controlPlane testenv.Lazy
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if env != nil {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "testenv: stop:", err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { controlPlane.Run(m) }
 
 func apiServer(t *testing.T) client.Client {
 	t.Helper()
-	envOnce.Do(func() { env, envErr = testenv.Start() }) // fails, never skips, without bin/
-	if envErr != nil {
-		t.Fatal(envErr)
-	}
-	return env.Client
+	return controlPlane.Env(t).Client
 }
 
 // TestSLAReportImmutableOnAPIServer protects DESIGN §7 "reports are

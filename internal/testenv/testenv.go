@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -107,6 +108,38 @@ func Main(m *testing.M, set func(*Env)) {
 	code := m.Run()
 	if err := env.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "testenv: stop:", err)
+	}
+	os.Exit(code)
+}
+
+// Lazy starts the control plane for the first test that asks for it, so
+// that a package's unit tests run without one. Declare one per package and
+// hand TestMain to its Run.
+type Lazy struct {
+	once sync.Once
+	env  *Env
+	err  error
+}
+
+// Env returns the running control plane, starting it on first use. It fails
+// the test (never skips) when the control plane cannot start.
+func (l *Lazy) Env(tb testing.TB) *Env {
+	tb.Helper()
+	l.once.Do(func() { l.env, l.err = Start() })
+	if l.err != nil {
+		tb.Fatalf("control plane: %v", l.err)
+	}
+	return l.env
+}
+
+// Run is a TestMain helper: it runs the package's tests, then stops the
+// control plane if one of them started it.
+func (l *Lazy) Run(m *testing.M) {
+	code := m.Run()
+	if l.env != nil {
+		if err := l.env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: stop:", err)
+		}
 	}
 	os.Exit(code)
 }
